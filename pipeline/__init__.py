@@ -1,0 +1,1 @@
+"""stance: sentence-level accusation / denial / neutral stance for news articles."""

@@ -1,0 +1,81 @@
+"""Typed parameters: configs/params.yaml -> pydantic models -> stage functions.
+
+Every section rejects unknown keys and bad values, so a typo fails before any
+work starts, with one line naming the file and the key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(ValueError):
+    """A bad params file. The message is one line: file, key, problem."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SegmentConfig(_Section):
+    """How articles become sentences."""
+
+    articles_dir: Path = Path("seeds/articles")
+    max_article_bytes: int = Field(2_000_000, gt=0, description="larger files are skipped")
+    min_words: int = Field(3, ge=1, description="shorter fragments are dropped as non-sentences")
+    boilerplate_path: Path = Path("configs/boilerplate.yaml")
+
+
+class LabelModelConfig(_Section):
+    epochs: int = Field(500, gt=0)
+    learning_rate: float = Field(0.01, gt=0)
+    seed: int = 42
+    min_confidence: float = Field(0.5, ge=0, le=1, description="weak labels below this abstain")
+
+
+class LabelConfig(_Section):
+    """Gold labels and the weak labeler."""
+
+    gold_path: Path = Path("seeds/gold_labels.jsonl")
+    rules_path: Path = Path("configs/labeling_functions.yaml")
+    label_model: LabelModelConfig = LabelModelConfig()
+
+
+class Params(_Section):
+    segment: SegmentConfig = SegmentConfig()
+    label: LabelConfig = LabelConfig()
+
+
+def _error_line(path: Path, err: ValidationError) -> str:
+    first = err.errors()[0]
+    key = ".".join(str(p) for p in first["loc"]) or "<root>"
+    problem = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    more = f" (and {err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return f"{path}: {key}: {problem}{more}"
+
+
+def parse_params(raw: object, source: Path = Path("<params>")) -> Params:
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{source}: top level must be a mapping of stage sections")
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(_error_line(source, err)) from None
+
+
+def load_params(path: Path) -> Params:
+    try:
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    return parse_params(raw, Path(path))

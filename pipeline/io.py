@@ -1,0 +1,117 @@
+"""File I/O shared by the stages: JSONL records and article files.
+
+Writes are atomic (temp file + rename) so an interrupted stage never leaves a
+half-written output behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+ARTICLE_SUFFIXES = (".txt", ".html", ".htm")
+
+
+class InputError(ValueError):
+    """A bad input file. The message is one line naming the file and the problem."""
+
+
+def read_jsonl(path: Path) -> Iterator[dict]:
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise InputError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+            if not isinstance(record, dict):
+                raise InputError(f"{path}:{number}: expected a JSON object")
+            yield record
+
+
+def write_jsonl(path: Path, records: Iterable[dict]) -> int:
+    def dump(handle):
+        count = 0
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            count += 1
+        return count
+
+    return atomic_write(path, dump)
+
+
+def write_json(path: Path, data: object) -> None:
+    atomic_write(path, lambda h: h.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n"))
+
+
+def atomic_write(path: Path, write):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            result = write(handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return result
+
+
+@dataclass(frozen=True)
+class Article:
+    article_id: str
+    path: str
+    text: str
+    is_html: bool = False
+
+
+def decode_article(path: Path, raw: bytes, max_bytes: int) -> str:
+    """Return the article's text, or raise InputError saying why it can't be used."""
+    if len(raw) > max_bytes:
+        raise InputError(f"{path}: too large ({len(raw):,} bytes > limit {max_bytes:,})")
+    if not raw.strip():
+        raise InputError(f"{path}: empty file")
+    if b"\x00" in raw:
+        raise InputError(f"{path}: binary file (contains NUL bytes)")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 (byte 0x{raw[err.start]:02x} at offset {err.start})") from None
+    return text
+
+
+def article_files(folder: Path) -> list[Path]:
+    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
+
+
+def read_article(path: Path, max_bytes: int) -> Article:
+    path = Path(path)
+    size = path.stat().st_size
+    if size > max_bytes:  # don't read a huge file just to reject it
+        raise InputError(f"{path}: too large ({size:,} bytes > limit {max_bytes:,})")
+    text = decode_article(path, path.read_bytes(), max_bytes)
+    return Article(article_id=path.stem, path=str(path), text=text,
+                   is_html=path.suffix.lower() in (".html", ".htm"))
+
+
+def read_articles(folder: Path, max_bytes: int) -> tuple[list[Article], list[str]]:
+    """All readable articles under `folder`, plus one line per file that was skipped."""
+    articles, problems, seen = [], [], {}
+    for path in article_files(folder):
+        try:
+            article = read_article(path, max_bytes)
+        except InputError as err:
+            problems.append(str(err))
+            continue
+        if article.article_id in seen:
+            problems.append(f"{path}: duplicate article id {article.article_id!r} (also {seen[article.article_id]})")
+            continue
+        seen[article.article_id] = path
+        articles.append(article)
+    return articles, problems
