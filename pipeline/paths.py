@@ -9,7 +9,18 @@ DATA = Path("data")  # git-ignored, DVC-tracked intermediate data
 SENTENCES = DATA / "sentences.jsonl"
 SEGMENT_REPORT = DATA / "segment_report.json"
 LABELED = DATA / "labeled.jsonl"
+SPLITS = DATA / "splits.jsonl"
+
+MODELS = Path("models")
+MODEL_DIR = MODELS / "stance"  # safetensors weights, tokenizer, config (label map), card.json
 
 METRICS = Path("metrics")  # small, git-tracked metrics files
 LABEL_METRICS = METRICS / "label.json"
 RULE_METRICS = METRICS / "labeling_functions.json"
+CROSSVAL_METRICS = METRICS / "crossval.json"
+EVALUATE_METRICS = METRICS / "evaluate.json"
+
+PLOTS = Path("plots")  # small, git-tracked plot data
+CONFUSION = PLOTS / "confusion.json"
+PER_CLASS_F1 = PLOTS / "per_class_f1.json"
+CONFUSION_PNG = PLOTS / "confusion_matrix.png"

@@ -12,7 +12,7 @@ def test_stage_outputs_match_paths(root):
         for key in ("outs", "metrics", "plots"):
             for item in stage.get(key, []):
                 declared.add(next(iter(item)) if isinstance(item, dict) else item)
-    in_code = {str(v) for k, v in vars(paths).items() if k.isupper() and k not in ("DATA", "METRICS", "PARAMS")}
+    in_code = {str(v) for k, v in vars(paths).items() if k.isupper() and k not in ("DATA", "MODELS", "METRICS", "PLOTS", "PARAMS")}
     assert in_code <= declared, in_code - declared
 
 

@@ -1,0 +1,134 @@
+"""Stage `evaluate` (and `crossval`): how good is the model, beside simple baselines.
+
+Systems, all scored on the same held-out sentences:
+    model      the fine-tuned classifier, through StanceClassifier (the inference path users get)
+    majority   the most frequent training label
+    weak       the weak labeler's label (its abstentions count as `neutral`)
+    tfidf_lr   TF-IDF word/bigram features + logistic regression, trained on the same sentences
+
+`evaluate_systems` scores the shipped model on the test split; `cross_validate`
+retrains every trainable system once per group of held-out articles and reports
+mean and standard deviation across folds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from sklearn.dummy import DummyClassifier
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.pipeline import make_pipeline
+
+from pipeline.config import EvaluateConfig, SplitConfig, TrainConfig
+from pipeline.labels import LABELS
+from pipeline.split import article_folds
+
+Predictor = Callable[[list[str]], list[str]]
+
+
+def score(y_true: list[str], y_pred: list[str]) -> dict:
+    """Accuracy, macro-F1, per-class precision/recall/F1/support, confusion matrix (rows: true)."""
+    p, r, f, s = precision_recall_fscore_support(y_true, y_pred, labels=list(LABELS), zero_division=0)
+    return {
+        "accuracy": round(float(accuracy_score(y_true, y_pred)), 4),
+        "macro_f1": round(float(f1_score(y_true, y_pred, labels=list(LABELS), average="macro", zero_division=0)), 4),
+        "per_class": {lab: {"precision": round(float(p[i]), 4), "recall": round(float(r[i]), 4),
+                            "f1": round(float(f[i]), 4), "support": int(s[i])} for i, lab in enumerate(LABELS)},
+        "confusion": confusion_matrix(y_true, y_pred, labels=list(LABELS)).tolist(),
+    }
+
+
+def fit_majority(train: list[dict]) -> Predictor:
+    model = DummyClassifier(strategy="most_frequent").fit([[0]] * len(train), [r["label"] for r in train])
+    return lambda texts: list(model.predict([[0]] * len(texts)))
+
+
+def fit_tfidf_lr(train: list[dict], seed: int = 42) -> Predictor:
+    model = make_pipeline(
+        TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1),
+        LogisticRegression(max_iter=2000, class_weight="balanced", random_state=seed))
+    model.fit([r["text"] for r in train], [r["label"] for r in train])
+    return lambda texts: list(model.predict(texts))
+
+
+def weak_predictions(records: list[dict]) -> list[str]:
+    return [r.get("weak_label") or "neutral" for r in records]
+
+
+def fit_model(config: TrainConfig, train: list[dict], batch_size: int) -> Predictor:
+    from pipeline.classifier import StanceClassifier
+    from pipeline.train import train_classifier
+
+    result = train_classifier(config, train)
+    classifier = StanceClassifier(result.model, result.tokenizer, max_length=config.max_length)
+    return lambda texts: [p.label for p in classifier.predict(texts, batch_size)]
+
+
+def evaluate_systems(model: Predictor, train: list[dict], test: list[dict], seed: int = 42) -> dict:
+    """Scores of the model and every baseline on `test`."""
+    texts, truth = [r["text"] for r in test], [r["label"] for r in test]
+    return {
+        "model": score(truth, model(texts)),
+        "majority": score(truth, fit_majority(train)(texts)),
+        "weak": score(truth, weak_predictions(test)),
+        "tfidf_lr": score(truth, fit_tfidf_lr(train, seed)(texts)),
+    }
+
+
+def cross_validate(train_config: TrainConfig, eval_config: EvaluateConfig, split_config: SplitConfig,
+                   records: list[dict], extra_train: list[dict] | None = None,
+                   fit: Callable[[TrainConfig, list[dict], int], Predictor] = fit_model) -> dict:
+    """Grouped CV over the gold articles: each fold holds out whole articles, trains every
+    system on the rest (plus `extra_train`, e.g. weak-labelled articles), scores the held-out."""
+    gold = [r for r in records if r["label_source"] == "gold"]
+    folds = article_folds(sorted({r["article_id"] for r in gold}), eval_config.cv_folds, split_config.seed)
+    per_fold = []
+    for held_out in folds:
+        test = [r for r in gold if r["article_id"] in held_out]
+        train = [r for r in gold if r["article_id"] not in held_out] + list(extra_train or [])
+        scores = evaluate_systems(fit(train_config, train, eval_config.batch_size), train, test, split_config.seed)
+        per_fold.append({"held_out": held_out, "sentences": len(test),
+                         **{name: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"]} for name, s in scores.items()}})
+    return {"folds": len(folds), "per_fold": per_fold, **summarise(per_fold)}
+
+
+def summarise(per_fold: list[dict]) -> dict:
+    systems = [k for k in per_fold[0] if isinstance(per_fold[0][k], dict)]
+    out = {}
+    for name in systems:
+        for metric in ("macro_f1", "accuracy"):
+            values = np.array([fold[name][metric] for fold in per_fold])
+            out.setdefault(name, {})[f"{metric}_mean"] = round(float(values.mean()), 4)
+            out[name][f"{metric}_std"] = round(float(values.std(ddof=0)), 4)
+    return out
+
+
+def confusion_rows(test: list[dict], predicted: list[str]) -> list[dict]:
+    """One row per sentence, for DVC's confusion-matrix plot template."""
+    return [{"actual": r["label"], "predicted": p} for r, p in zip(test, predicted)]
+
+
+def save_confusion_png(confusion: list[list[int]], path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4.8, 4.2), dpi=120)
+    matrix = np.array(confusion)
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(LABELS)), LABELS)
+    ax.set_yticks(range(len(LABELS)), LABELS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(title, fontsize=10)
+    for i in range(len(LABELS)):
+        for j in range(len(LABELS)):
+            ax.text(j, i, int(matrix[i, j]), ha="center", va="center",
+                    color="white" if matrix[i, j] > matrix.max() / 2 else "black")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,58 @@
+import pytest
+
+from pipeline.config import EvaluateConfig, SplitConfig, TrainConfig
+from pipeline.evaluate import (cross_validate, evaluate_systems, fit_majority, fit_tfidf_lr, score,
+                               summarise, weak_predictions)
+
+
+def test_score_per_class_and_confusion():
+    s = score(["accusation", "denial", "neutral", "denial"], ["accusation", "neutral", "neutral", "denial"])
+    assert s["accuracy"] == 0.75
+    assert s["per_class"]["denial"] == {"precision": 1.0, "recall": 0.5, "f1": pytest.approx(0.6667), "support": 2}
+    assert s["confusion"] == [[1, 0, 0], [0, 1, 1], [0, 0, 1]]
+    assert s["macro_f1"] == pytest.approx((1 + 0.6667 + 0.6667) / 3, abs=1e-3)
+
+
+def rows(article, items):
+    return [{"article_id": article, "text": t, "label": l, "label_source": "gold", "weak_label": w}
+            for t, l, w in items]
+
+
+TRAIN = rows("a", [("They denied the claims", "denial", "denial"), ("Critics accused the firm of fraud", "accusation", None),
+                   ("The meeting is on Monday", "neutral", "neutral"), ("The ministry denied wrongdoing", "denial", "denial")])
+TEST = rows("b", [("The firm denied it", "denial", "denial"), ("Rights groups accused police", "accusation", "accusation"),
+                  ("Talks are on Friday", "neutral", None)])
+
+
+def test_baselines():
+    assert fit_majority(TRAIN)(["x", "y"]) == ["denial", "denial"]
+    assert fit_tfidf_lr(TRAIN)(["They denied the claims"]) == ["denial"]
+    assert weak_predictions(TEST) == ["denial", "accusation", "neutral"]  # abstention -> neutral
+
+
+def test_evaluate_systems_scores_every_system_on_the_same_sentences():
+    perfect = lambda texts: ["denial", "accusation", "neutral"]
+    scores = evaluate_systems(perfect, TRAIN, TEST)
+    assert set(scores) == {"model", "majority", "weak", "tfidf_lr"}
+    assert scores["model"]["macro_f1"] == 1.0 and scores["weak"]["accuracy"] == 1.0
+    assert sum(map(sum, scores["majority"]["confusion"])) == len(TEST)
+
+
+def test_cross_validate_holds_out_whole_articles():
+    seen = []
+
+    def fake_fit(config, train, batch_size):
+        seen.append({r["article_id"] for r in train})
+        return fit_tfidf_lr(train)
+
+    records = TRAIN + TEST + rows("c", [("Officials rejected the report", "denial", "denial"),
+                                        ("Activists alleged abuse", "accusation", "accusation")])
+    result = cross_validate(TrainConfig(), EvaluateConfig(), SplitConfig(), records, fit=fake_fit)
+    assert result["folds"] == 3 and seen == [{"b", "c"}, {"a", "c"}, {"a", "b"}]
+    assert set(result["model"]) == {"macro_f1_mean", "macro_f1_std", "accuracy_mean", "accuracy_std"}
+
+
+def test_summarise_mean_and_std():
+    folds = [{"model": {"macro_f1": 0.5, "accuracy": 1.0}}, {"model": {"macro_f1": 0.7, "accuracy": 1.0}}]
+    assert summarise(folds)["model"] == {"macro_f1_mean": 0.6, "macro_f1_std": 0.1, "accuracy_mean": 1.0,
+                                         "accuracy_std": 0.0}

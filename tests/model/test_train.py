@@ -1,0 +1,97 @@
+"""A tiny real training run (a few steps on a few sentences), the saved model, and the
+MLflow pyfunc registered in a temporary sqlite store."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.classifier import StanceClassifier
+from pipeline.config import MlflowConfig, TrainConfig
+from pipeline.labels import LABELS
+from pipeline.train import class_weights, save_model, train_classifier
+
+pytestmark = pytest.mark.slow
+
+SENTENCES = [
+    ("The ministry denied the allegations as baseless.", "denial"),
+    ("The company rejected the report, calling it a smear.", "denial"),
+    ("Officials said the claims were politically motivated.", "denial"),
+    ("Rights groups accused the police of torturing detainees.", "accusation"),
+    ("Prosecutors said the firm paid bribes to officials.", "accusation"),
+    ("The UN said thousands had been detained without charge.", "accusation"),
+    ("The talks are scheduled to resume on Tuesday.", "neutral"),
+    ("The summit will take place in Geneva next month.", "neutral"),
+    ("The company employs about 4,000 people.", "neutral"),
+]
+TINY = TrainConfig(epochs=1, batch_size=4, learning_rate=1e-4, max_length=32, seed=7)
+
+
+def records():
+    return [{"text": t, "label": l} for t, l in SENTENCES]
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return train_classifier(TINY, records(), records()[:3], max_steps=3)
+
+
+def test_training_runs_and_logs_epochs(trained):
+    assert trained.train_sentences == len(SENTENCES)
+    assert trained.history and "train_loss" in trained.history[-1] and "valid_macro_f1" in trained.history[-1]
+    assert trained.model.config.id2label == {0: "accusation", 1: "denial", 2: "neutral"}
+
+
+def test_same_seed_same_predictions(trained):
+    again = train_classifier(TINY, records(), max_steps=3)
+    texts = [t for t, _ in SENTENCES]
+    a = StanceClassifier(trained.model, trained.tokenizer).predict_proba(texts)
+    b = StanceClassifier(again.model, again.tokenizer).predict_proba(texts)
+    np.testing.assert_allclose(a, b, atol=1e-6)
+
+
+def test_saved_model_is_safetensors_and_reloads(trained, tmp_path):
+    save_model(trained, tmp_path / "m", {"base_model": TINY.base_model})
+    files = {p.name for p in (tmp_path / "m").iterdir()}
+    assert "model.safetensors" in files and "pytorch_model.bin" not in files
+    assert json.loads((tmp_path / "m" / "card.json").read_text())["base_model"] == TINY.base_model
+    texts = [t for t, _ in SENTENCES]
+    before = StanceClassifier(trained.model, trained.tokenizer).predict_proba(texts)
+    after = StanceClassifier.load(tmp_path / "m", device="cpu").predict_proba(texts)
+    np.testing.assert_allclose(before, after, atol=1e-5)
+
+
+def test_predict_keeps_input_order_with_length_sorted_batches(trained):
+    clf = StanceClassifier(trained.model, trained.tokenizer)
+    texts = [t for t, _ in SENTENCES][::-1] + ["Short one here."]
+    batched = clf.predict_proba(texts, batch_size=2)
+    single = np.vstack([clf.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+    assert np.allclose(batched.sum(axis=1), 1, atol=1e-5)
+
+
+def test_class_weights_balance():
+    w = class_weights(["denial"] * 6 + ["accusation"] * 2 + ["neutral"] * 1)
+    assert w[LABELS.index("neutral")] > w[LABELS.index("accusation")] > w[LABELS.index("denial")]
+    assert class_weights(["denial", "denial"])[LABELS.index("neutral")] == 1.0
+
+
+def test_pyfunc_registered_with_alias_returns_label_and_probabilities(trained, tmp_path, monkeypatch):
+    import mlflow
+
+    from pipeline import tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    monkeypatch.chdir(tmp_path)
+    save_model(trained, tmp_path / "model", {})
+    tracking.setup_mlflow("test")
+    with mlflow.start_run():
+        version = tracking.log_and_register_model(tmp_path / "model", MlflowConfig())
+    assert version == "1"
+    loaded = mlflow.pyfunc.load_model("models:/stance-classifier@champion")
+    out = loaded.predict(pd.DataFrame({"text": ["The firm denied it.", "Critics accused the firm of fraud."]}))
+    assert list(out.columns) == ["label", *LABELS]
+    assert set(out["label"]) <= set(LABELS) and np.allclose(out[list(LABELS)].sum(axis=1), 1, atol=1e-5)
+    model_dir = tmp_path / "mlruns"
+    assert not list(model_dir.rglob("*.pkl")) and not list(model_dir.rglob("python_model.pkl"))
