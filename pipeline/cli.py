@@ -110,19 +110,72 @@ def split(params_path: Path = ParamsOption) -> None:
 
 @app.command()
 def crossval(params_path: Path = ParamsOption) -> None:
-    """Grouped cross-validation of the model and the baselines: metrics/crossval.json."""
+    """Leave-one-seed-article-out CV of the seed-only model and the baselines: metrics/crossval.json."""
     from pipeline.evaluate import cross_validate
     from pipeline.io import read_jsonl, write_json
     from pipeline.split import weak_only_articles
 
+    from pipeline.train import seed_only
+
     params = params_or_fail(params_path)
     records = list(read_jsonl(paths.LABELED))
     extra = weak_only_articles(records) if params.train.use_weak_labels else []
-    result = cross_validate(params.train, params.evaluate, params.split, records, extra)
+    # the in-domain reference: the seed-only recipe, retrained per held-out seed article
+    reference = seed_only(params.train, params.evaluate.seed_only_epochs, params.evaluate.seed_only_learning_rate)
+    result = cross_validate(reference, params.evaluate, params.split, records, extra)
     write_json(paths.CROSSVAL_METRICS, result)
     typer.echo("crossval: macro-F1 " + ", ".join(
         f"{name} {result[name]['macro_f1_mean']:.3f}±{result[name]['macro_f1_std']:.3f}"
         for name in ("model", "tfidf_lr", "weak", "majority")), err=True)
+
+
+def _authored(params: Params) -> list[dict]:
+    from pipeline.corpus import load_authored
+
+    try:
+        return load_authored(params.corpus.path)
+    except InputError as err:
+        fail(str(err))
+
+
+@app.command()
+def corpus(params_path: Path = ParamsOption) -> None:
+    """Validate the authored corpus and report its diversity: metrics/corpus.json."""
+    from pipeline.corpus import check_diversity, diversity_report
+    from pipeline.io import read_jsonl, write_json
+
+    params = params_or_fail(params_path)
+    authored = _authored(params)
+    seed_texts = [r["text"] for r in read_jsonl(paths.LABELED) if r["label_source"] == "gold"]
+    report = diversity_report(params.corpus, authored, seed_texts)
+    write_json(paths.CORPUS_METRICS, report)
+    problems = check_diversity(params.corpus, report)
+    if problems:
+        fail(f"{params.corpus.path}: " + "; ".join(problems))
+    typer.echo(f"corpus: {report['sentences']} sentences, {report['disputes']} disputes, "
+               f"{report['near_duplicates']} near-duplicates", err=True)
+
+
+@app.command()
+def generalize(params_path: Path = ParamsOption) -> None:
+    """Out-of-dispute evaluation: authored-only model on the seed gold, and leave-disputes-out
+    CV over the authored corpus: metrics/generalization.json."""
+    from pipeline.evaluate import generalisation
+    from pipeline.io import read_jsonl, write_json
+    from pipeline.weak import load_rules, weak_label
+
+    params = params_or_fail(params_path)
+    authored = _authored(params)
+    weak = weak_label(load_rules(params.label.rules_path), [r["text"] for r in authored], params.label.label_model)
+    authored = [{**r, "weak_label": w} for r, w in zip(authored, weak.labels)]
+    seed_gold = [r for r in read_jsonl(paths.LABELED) if r["label_source"] == "gold"]
+    result = generalisation(params.train, params.evaluate, seed_gold, authored, seed=params.split.seed)
+    write_json(paths.GENERALIZATION_METRICS, result)
+    lodo = result["leave_disputes_out"]
+    typer.echo("generalize: seed gold by authored-only model, macro-F1 "
+               f"{result['seed_gold']['model']['macro_f1']:.3f}; leave-disputes-out macro-F1 "
+               + ", ".join(f"{n} {lodo[n]['macro_f1_mean']:.3f}" for n in ("model", "seed_only", "tfidf_lr", "weak")),
+               err=True)
 
 
 @app.command()
@@ -137,12 +190,13 @@ def train(params_path: Path = ParamsOption) -> None:
     from pipeline.io import file_md5
     from pipeline.split import records_in, training_records
     from pipeline.labels import LABELS
-    from pipeline.train import save_model, train_classifier
+    from pipeline.train import save_model, train_classifier, training_set
 
     params = params_or_fail(params_path)
     cfg = params.train
     records, splits = _load_records()
-    train_rows = training_records(records, splits, cfg.use_weak_labels)
+    train_rows = training_set(cfg, training_records(records, splits, cfg.use_weak_labels),
+                              _authored(params) if cfg.use_authored else [])
     valid_rows = [r for r in records_in("test", records, splits) if r["label_source"] == "gold"]
     root = tracking.repo_root()
     tracking.setup_mlflow(params.mlflow.experiment, root)
@@ -158,6 +212,7 @@ def train(params_path: Path = ParamsOption) -> None:
         card = {
             "base_model": cfg.base_model, "labels": list(LABELS),
             "data": {"labeled_md5": file_md5(paths.LABELED), "splits_md5": file_md5(paths.SPLITS),
+                     "authored_md5": file_md5(params.corpus.path) if cfg.use_authored else None,
                      "train_sentences": len(train_rows), "valid_sentences": len(valid_rows)},
             "params": cfg.model_dump(mode="json"),
             "metrics": {"final_epoch": result.history[-1] if result.history else {},
@@ -186,19 +241,29 @@ def evaluate(params_path: Path = ParamsOption) -> None:
     from pipeline.labels import LABELS
     from pipeline.split import records_in, training_records
 
+    from pipeline.augment import name_pools
+    from pipeline.evaluate import name_swap_consistency
+
     params = params_or_fail(params_path)
     records, splits = _load_records()
     test = [r for r in records_in("test", records, splits) if r["label_source"] == "gold"]
     train_rows = training_records(records, splits, params.train.use_weak_labels)
     classifier = StanceClassifier.load(paths.MODEL_DIR, max_length=params.train.max_length)
-    predicted = [p.label for p in classifier.predict([r["text"] for r in test], params.evaluate.batch_size)]
+    predict = lambda texts: [p.label for p in classifier.predict(texts, params.evaluate.batch_size)]  # noqa: E731
+    predicted = predict([r["text"] for r in test])
+    # baselines train on the seed train split: the real-news sentences the model also saw
     scores = evaluate_systems(lambda texts: predicted, train_rows, test, params.split.seed)
     cv = json.loads(paths.CROSSVAL_METRICS.read_text())
+    test_articles = sorted({r["article_id"] for r in test})
+    same_fold = [f for f in cv["per_fold"] if f["held_out"] == test_articles]
+    pools = name_pools([{**r, "dispute": r.get("dispute") or "articles"} for r in records + _authored(params)])
     metrics = {
         "test": {name: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
                         **{f"f1_{lab}": s["per_class"][lab]["f1"] for lab in LABELS}} for name, s in scores.items()},
         "test_sentences": len(test),
-        "cv": {name: cv[name] for name in scores},
+        "test_seed_only_macro_f1": same_fold[0]["model"]["macro_f1"] if same_fold else None,
+        "cv_seed_only": {name: cv[name] for name in scores},
+        "name_swap": name_swap_consistency(predict, test, pools, params.split.seed),
     }
     write_json(paths.EVALUATE_METRICS, metrics)
     write_json(paths.CONFUSION, confusion_rows(test, predicted))
@@ -210,14 +275,89 @@ def evaluate(params_path: Path = ParamsOption) -> None:
     card = json.loads((paths.MODEL_DIR / "card.json").read_text())
     tracking.setup_mlflow(params.mlflow.experiment)
     with mlflow.start_run(run_id=card["mlflow_run_id"]):
-        mlflow.log_metrics(tracking.flatten({"test": metrics["test"], "cv": metrics["cv"]}))
-        for path in (paths.EVALUATE_METRICS, paths.CROSSVAL_METRICS, paths.CONFUSION_PNG, paths.PER_CLASS_F1):
+        generalization = json.loads(paths.GENERALIZATION_METRICS.read_text())
+        numeric = {k: v for k, v in tracking.flatten({**metrics, "generalization": generalization}).items()
+                   if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        mlflow.log_metrics(numeric)
+        for path in (paths.EVALUATE_METRICS, paths.CROSSVAL_METRICS, paths.GENERALIZATION_METRICS,
+                     paths.CORPUS_METRICS, paths.CONFUSION_PNG, paths.PER_CLASS_F1):
             mlflow.log_artifact(str(path), artifact_path="evaluation")
         if params.mlflow.log_model:
             version = tracking.log_and_register_model(paths.MODEL_DIR, params.mlflow)
             typer.echo(f"evaluate: registered {params.mlflow.registered_model} version {version} "
                        f"as @{params.mlflow.alias}", err=True)
     typer.echo(f"evaluate: test macro-F1 " + ", ".join(f"{n} {s['macro_f1']:.3f}" for n, s in scores.items()), err=True)
+
+
+@app.command()
+def audit(output: Path = typer.Option(Path("reports/label_issues.csv"), "-o", "--output"),
+          params_path: Path = ParamsOption) -> None:
+    """Rank likely mislabels in the gold and authored labels (cleanlab, out-of-fold)."""
+    import csv
+
+    from pipeline.audit import find_label_issues
+    from pipeline.io import atomic_write, read_jsonl
+
+    params = params_or_fail(params_path)
+    records = [r for r in read_jsonl(paths.LABELED) if r["label_source"] == "gold"] + _authored(params)
+    issues = find_label_issues(records, params.train.base_model, seed=params.split.seed)
+
+    def write(handle):
+        writer = csv.DictWriter(handle, fieldnames=["rank", "source", "id", "given", "suggested", "given_prob", "text"])
+        writer.writeheader()
+        writer.writerows(issues)
+
+    atomic_write(output, write)
+    typer.echo(f"audit: {len(issues)} likely label issues among {len(records)} labels -> {output}", err=True)
+
+
+review_app = typer.Typer(no_args_is_help=True, help="Review loop: export sentences to label, import the labels.")
+app.add_typer(review_app, name="review")
+
+
+@review_app.command("export")
+def review_export(
+    output: Path = typer.Option(..., "-o", "--output", help="CSV to write (opens in a spreadsheet)"),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, help="how many sentences"),
+    model: Path = typer.Option(paths.MODEL_DIR, "--model", help="model folder"),
+    label_studio: Path | None = typer.Option(None, "--label-studio", help="also write Label Studio JSON tasks"),
+) -> None:
+    """Pick the unlabelled sentences most worth reviewing (model vs weak-labeler
+    disagreement, then low confidence), with the model's suggestion filled in."""
+    from pipeline.classifier import StanceClassifier
+    from pipeline.io import read_jsonl, write_json
+    from pipeline.review import label_studio_tasks, select_for_review, write_review_csv
+
+    records = [r for r in read_jsonl(paths.LABELED) if r["label_source"] != "gold"]
+    if not records:
+        fail(f"{paths.LABELED}: every sentence already has a gold label; add articles to seeds/articles/ first")
+    probs = StanceClassifier.load(model).predict_proba([r["text"] for r in records])
+    rows = select_for_review(records, probs, limit)
+    write_review_csv(output, rows)
+    if label_studio:
+        write_json(label_studio, label_studio_tasks(rows))
+    typer.echo(f"review export: {len(rows)} sentences -> {output}; fill the 'label' column, then "
+               f"`stance review import {output}`", err=True)
+
+
+@review_app.command("import")
+def review_import(reviewed: Path = typer.Argument(..., help="the reviewed CSV"),
+                  params_path: Path = ParamsOption) -> None:
+    """Validate a reviewed CSV and merge its labels into the gold file (seeds/gold_labels.jsonl)."""
+    from pipeline.io import read_jsonl, write_jsonl
+    from pipeline.review import merge_review, read_review_csv
+
+    params = params_or_fail(params_path)
+    gold_path = params.label.gold_path
+    try:
+        rows = read_review_csv(reviewed)
+        sentences = {r["sentence_id"]: r for r in read_jsonl(paths.SENTENCES)}
+        gold = list(read_jsonl(gold_path)) if gold_path.exists() else []
+        merged, changed = merge_review(rows, sentences, gold, str(reviewed))
+    except InputError as err:
+        fail(str(err))
+    write_jsonl(gold_path, merged)
+    typer.echo(f"review import: {changed} labels merged into {gold_path}; run `dvc repro` to retrain", err=True)
 
 
 if __name__ == "__main__":

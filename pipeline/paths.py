@@ -17,7 +17,9 @@ MODEL_DIR = MODELS / "stance"  # safetensors weights, tokenizer, config (label m
 METRICS = Path("metrics")  # small, git-tracked metrics files
 LABEL_METRICS = METRICS / "label.json"
 RULE_METRICS = METRICS / "labeling_functions.json"
+CORPUS_METRICS = METRICS / "corpus.json"
 CROSSVAL_METRICS = METRICS / "crossval.json"
+GENERALIZATION_METRICS = METRICS / "generalization.json"
 EVALUATE_METRICS = METRICS / "evaluate.json"
 
 PLOTS = Path("plots")  # small, git-tracked plot data

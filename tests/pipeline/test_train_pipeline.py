@@ -13,10 +13,16 @@ pytestmark = pytest.mark.slow
 
 
 def tiny(project):
+    """A few steps on a small slice of the authored corpus: real code paths, minutes not hours."""
+    corpus = project / "seeds/authored_corpus.jsonl"
+    rows = [json.loads(line) for line in corpus.read_text().splitlines()]
+    keep = sorted({r["dispute"] for r in rows})[:4]
+    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows if r["dispute"] in keep and int(r["id"][-2:]) % 4 == 1))
     path = project / "configs/params.yaml"
     params = yaml.safe_load(path.read_text())
-    params["train"].update(epochs=1, batch_size=16, max_length=32)
-    params["evaluate"]["cv_folds"] = 2
+    params["train"].update(epochs=1, batch_size=16, max_length=32, augment_swaps=1)
+    params["corpus"].update(min_sentences=10, min_disputes=4)
+    params["evaluate"].update(cv_folds=2, dispute_folds=2, seed_only_epochs=1)
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "commit", "-qam", "tiny params"], project, {})
 
@@ -33,7 +39,11 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
     metrics = json.loads((project / "metrics/evaluate.json").read_text())
     assert set(metrics["test"]) == {"model", "majority", "weak", "tfidf_lr"}
     assert all(0 <= s["macro_f1"] <= 1 for s in metrics["test"].values())
-    assert metrics["cv"]["model"]["macro_f1_mean"] >= 0
+    assert metrics["cv_seed_only"]["model"]["macro_f1_mean"] >= 0
+    assert 0 <= metrics["name_swap"]["consistency"] <= 1
+    generalization = json.loads((project / "metrics/generalization.json").read_text())
+    assert set(generalization["leave_disputes_out"]) >= {"model", "seed_only", "tfidf_lr", "weak", "majority"}
+    assert json.loads((project / "metrics/corpus.json").read_text())["disputes"] == 4
     assert (project / "models/stance/model.safetensors").exists()
     assert (project / "plots/confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
 
@@ -42,7 +52,8 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
         keys = {k for (k,) in db.execute("select key from metrics where run_uuid = ?", (card["mlflow_run_id"],))}
         tags = dict(db.execute("select key, value from tags where run_uuid = ?", (card["mlflow_run_id"],)))
         alias = db.execute("select alias, version from registered_model_aliases").fetchall()
-    assert {"train_loss", "valid_loss", "valid_macro_f1", "test.model.macro_f1", "cv.tfidf_lr.macro_f1_mean"} <= keys
+    assert {"train_loss", "valid_loss", "valid_macro_f1", "test.model.macro_f1",
+            "cv_seed_only.tfidf_lr.macro_f1_mean", "generalization.seed_gold.model.macro_f1"} <= keys
     assert len(tags["git_commit"]) == 40 and "data.data/labeled.jsonl" in tags
     assert alias == [("champion", 1)]
 
@@ -55,4 +66,5 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
 
     run(["dvc", "exp", "run", "-S", "configs/params.yaml:train.learning_rate=0.0005"], project, env)
     rates = sorted(float(v) for _, v in mlflow_runs(project))
-    assert rates == [0.0002, 0.0005]
+    default = yaml.safe_load((project / "configs/params.yaml").read_text())["train"]["learning_rate"]
+    assert rates == sorted([float(default), 0.0005])

@@ -1,0 +1,97 @@
+"""Review loop: export -> a person fills labels in the CSV -> import merges into gold."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from pipeline.gold import match_gold, parse_gold
+from pipeline.io import InputError
+from pipeline.review import (label_studio_tasks, merge_review, read_review_csv, select_for_review,
+                             write_review_csv)
+from pipeline.segment import Sentence, sentence_id
+
+
+def sentence(article, index, text):
+    return {"sentence_id": sentence_id(article, text), "article_id": article, "index": index, "start": 0,
+            "end": len(text), "text": text}
+
+
+SENTENCES = [sentence("new", 0, "The company rejected the findings."),
+             sentence("new", 1, "Regulators fined the company."),
+             sentence("new", 2, "The hearing is on Monday."),
+             sentence("old", 0, "Critics accused the firm.")]
+RECORDS = [{**SENTENCES[0], "label_source": "weak", "weak_label": "denial"},
+           {**SENTENCES[1], "label_source": "weak", "weak_label": "denial"},
+           {**SENTENCES[2], "label_source": "none", "weak_label": None},
+           {**SENTENCES[3], "label_source": "gold", "weak_label": "accusation", "label": "accusation"}]
+PROBS = np.array([[0.1, 0.8, 0.1], [0.6, 0.3, 0.1], [0.3, 0.3, 0.4], [0.9, 0.05, 0.05]])
+
+
+def test_selection_ranks_disagreement_then_low_confidence_and_skips_gold():
+    rows = select_for_review(RECORDS, PROBS, limit=10)
+    assert [r["text"] for r in rows] == [SENTENCES[1]["text"], SENTENCES[2]["text"], SENTENCES[0]["text"]]
+    assert rows[0]["reason"] == "model says accusation, weak labeler says denial"
+    assert rows[0]["suggestion"] == "accusation" and rows[0]["label"] == ""
+    assert len(select_for_review(RECORDS, PROBS, limit=1)) == 1
+
+
+def test_round_trip_export_fill_import(tmp_path):
+    path = tmp_path / "review.csv"
+    write_review_csv(path, select_for_review(RECORDS, PROBS, limit=10))
+    rows = read_review_csv(path)
+    rows[0]["label"] = "Accusation"  # people type labels in any case
+    rows[1]["label"] = "neutral"
+    rows[1]["note"] = "schedule"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    old_gold = [{"sentence_id": SENTENCES[3]["sentence_id"], "article_id": "old", "text": SENTENCES[3]["text"],
+                 "label": "accusation"}]
+    merged, changed = merge_review(read_review_csv(path), {s["sentence_id"]: s for s in SENTENCES}, old_gold, "r")
+    assert changed == 2 and len(merged) == 3
+    gold = parse_gold(merged, "gold")
+    matched = match_gold(gold, [Sentence(**s) for s in SENTENCES], "gold")
+    assert {matched[s["sentence_id"]].label for s in SENTENCES[1:4]} == {"accusation", "neutral"}
+    assert SENTENCES[0]["sentence_id"] not in matched  # left empty: not reviewed yet
+
+
+def test_reviewed_label_replaces_old_gold():
+    old = [{"sentence_id": SENTENCES[3]["sentence_id"], "article_id": "old", "text": SENTENCES[3]["text"],
+            "label": "accusation"}]
+    merged, _ = merge_review([{"sentence_id": SENTENCES[3]["sentence_id"], "label": "denial"}],
+                             {s["sentence_id"]: s for s in SENTENCES}, old, "r")
+    assert [g["label"] for g in merged] == ["denial"]
+
+
+@pytest.mark.parametrize(
+    "rows, message",
+    [
+        ([{"sentence_id": SENTENCES[0]["sentence_id"], "label": "acusation"}], "r.csv:2: unknown label 'acusation'"),
+        ([{"sentence_id": "nope", "label": "denial"}], "r.csv:2: unknown sentence_id 'nope'"),
+        ([{"sentence_id": SENTENCES[0]["sentence_id"], "label": "denial"},
+          {"sentence_id": SENTENCES[0]["sentence_id"], "label": "neutral"}], "r.csv:3: duplicate sentence_id"),
+    ],
+)
+def test_bad_review_rows(rows, message):
+    with pytest.raises(InputError) as err:
+        merge_review(rows, {s["sentence_id"]: s for s in SENTENCES}, [], "r.csv")
+    assert str(err.value).startswith(message)
+
+
+def test_bad_review_files(tmp_path):
+    no_label = tmp_path / "a.csv"
+    no_label.write_text("sentence_id,text\nx,y\n")
+    with pytest.raises(InputError, match="a.csv: missing column"):
+        read_review_csv(no_label)
+    latin = tmp_path / "b.csv"
+    latin.write_bytes("sentence_id,label\nx,d\u00e9nial\n".encode("latin-1"))
+    with pytest.raises(InputError, match="b.csv: not UTF-8"):
+        read_review_csv(latin)
+
+
+def test_label_studio_tasks():
+    (task,) = label_studio_tasks(select_for_review(RECORDS, PROBS, limit=1))
+    assert task["data"]["text"] == SENTENCES[1]["text"]
+    assert task["predictions"][0]["result"][0]["value"] == {"choices": ["accusation"]}
