@@ -64,7 +64,8 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
     again = run(["dvc", "repro"], project, env)
     assert "Running stage" not in again.stdout
 
+    # read before the experiment: `dvc exp run -S` writes its value into the workspace params
+    default = yaml.safe_load((project / "configs/params.yaml").read_text())["train"]["learning_rate"]
     run(["dvc", "exp", "run", "-S", "configs/params.yaml:train.learning_rate=0.0005"], project, env)
     rates = sorted(float(v) for _, v in mlflow_runs(project))
-    default = yaml.safe_load((project / "configs/params.yaml").read_text())["train"]["learning_rate"]
     assert rates == sorted([float(default), 0.0005])
