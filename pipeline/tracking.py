@@ -115,3 +115,27 @@ def log_and_register_model(model_dir: Path, config) -> str:
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(config.registered_model, config.alias, version)
     return version
+
+
+MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
+
+
+def resolve_model(spec: str, cache: Path | None = None) -> Path:
+    """A model folder for `spec`: a local folder as given, or an MLflow model URI such as
+    `models:/stance-classifier@champion`, downloaded from the project's store and reduced to
+    the model folder inside its pyfunc (read with yaml.safe_load: nothing is unpickled)."""
+    if not spec.startswith(MLFLOW_SCHEMES):
+        return Path(spec)
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    import tempfile
+
+    import mlflow
+
+    mlflow.set_tracking_uri(tracking_uri())
+    target = Path(tempfile.mkdtemp(prefix="stance-model-", dir=cache))
+    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=spec, dst_path=str(target)))
+    flavor = (yaml.safe_load((local / "MLmodel").read_text()) or {}).get("flavors", {}).get("python_function", {})
+    folder = flavor.get("artifacts", {}).get("model_dir", {}).get("path")
+    if not folder:
+        raise ValueError(f"{spec}: not a stance model (its MLmodel has no 'model_dir' artifact)")
+    return local / folder

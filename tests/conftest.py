@@ -58,3 +58,19 @@ def project(tmp_path: Path, env) -> Path:
     run(["git", "add", "-A"], repo, env)
     run(["git", "commit", "-qm", "init"], repo, env)
     return repo
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A real model folder from a few training steps: for the scoring and export tests."""
+    from pipeline.config import TrainConfig
+    from pipeline.train import save_model, train_classifier
+
+    rows = [{"text": t, "label": l} for t, l in [
+        ("The ministry denied the allegations as baseless.", "denial"),
+        ("Rights groups accused the police of torturing detainees.", "accusation"),
+        ("The talks are scheduled to resume on Tuesday.", "neutral")]]
+    result = train_classifier(TrainConfig(epochs=1, batch_size=3, max_length=32, seed=3), rows, max_steps=2)
+    folder = tmp_path_factory.mktemp("tiny") / "model"
+    save_model(result, folder, {"tiny": True})
+    return folder

@@ -1,0 +1,178 @@
+"""What `stance score` reads: files, folders (recursive), globs and `-` (standard input),
+as a stream of documents. Nothing is read before it is needed.
+
+Formats, by suffix:
+    .txt           one article
+    .html / .htm   one article; its main text is extracted (as in the `segment` stage)
+    .jsonl         one article per line: {"text": ..., "id": optional}; or, with
+                   `sentences=True`, one pre-split sentence per line: {"text": ..., "id":
+                   optional, "article_id": optional}. Consecutive sentences with the same
+                   `article_id` form one article; without it, the file is one article.
+Article ids: a file's path relative to the folder given (without suffix), or its stem when
+the file or a glob was given; a JSONL record's `id`, else `<file stem>:<line>`.
+
+Bad inputs never stop the stream: each is reported once through `report` with its path
+and the reason (empty, binary, not UTF-8, over the size limit, malformed JSONL line,
+unsupported suffix, no such file), and the rest is read.
+"""
+
+from __future__ import annotations
+
+import glob
+import itertools
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from pipeline.io import InputError, decode_article
+from pipeline.segment import Sentence, sentence_id
+
+SUFFIXES = {".txt": "txt", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
+Format = Literal["txt", "html", "jsonl"]
+Report = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class InputConfig:
+    max_article_bytes: int = 2_000_000  # per article (a file, or one JSONL record's text)
+    sentences: bool = False  # JSONL records are pre-split sentences
+    stdin_format: Format = "txt"
+
+
+@dataclass(frozen=True)
+class Document:
+    """One article: its text to segment, or (pre-split input) its sentences."""
+
+    article_id: str
+    source: str
+    text: str | None = None
+    is_html: bool = False
+    sentences: Iterable[Sentence] | None = None
+
+
+def input_files(specs: Iterable[str], report: Report, exclude: Iterable[Path] = ()) -> Iterator[tuple[str, str]]:
+    """(path or '-', article-id base) for every input file, in the order given, folders sorted.
+    Files in `exclude` (the run's own outputs) are never read as inputs."""
+    excluded = {Path(p).resolve() for p in exclude}
+    for path, base in _input_files(specs, report):
+        if path == "-" or Path(path).resolve() not in excluded:
+            yield path, base
+
+
+def _input_files(specs: Iterable[str], report: Report) -> Iterator[tuple[str, str]]:
+    for spec in specs:
+        if spec == "-":
+            yield "-", "stdin"
+            continue
+        path = Path(spec)
+        if path.is_dir():
+            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            if not files:
+                report(f"{path}: no .txt, .html or .jsonl files in this folder")
+            yield from ((str(f), f.relative_to(path).with_suffix("").as_posix()) for f in files)
+        elif path.is_file():
+            if path.suffix.lower() not in SUFFIXES:
+                report(f"{path}: unsupported format {path.suffix or '(no suffix)'!r} (expected .txt, .html, .htm or .jsonl)")
+                continue
+            yield str(path), path.stem
+        elif glob.has_magic(spec):
+            files = sorted(Path(m) for m in glob.glob(spec, recursive=True))
+            files = [f for f in files if f.is_file() and f.suffix.lower() in SUFFIXES]
+            if not files:
+                report(f"{spec}: no .txt, .html or .jsonl file matches")
+            yield from ((str(f), f.stem) for f in files)
+        else:
+            report(f"{spec}: no such file or folder")
+
+
+def read_documents(specs: Iterable[str], config: InputConfig, report: Report, stdin=None,
+                   exclude: Iterable[Path] = ()) -> Iterator[Document]:
+    """Every readable document of the inputs, in order; bad ones reported and skipped."""
+    for path, base in input_files(specs, report, exclude):
+        kind = config.stdin_format if path == "-" else SUFFIXES[Path(path).suffix.lower()]
+        try:
+            if kind == "jsonl":
+                handle = (stdin or sys.stdin.buffer) if path == "-" else _open_jsonl(path)
+                with handle:
+                    yield from _jsonl_documents(handle, path, base, config, report)
+            else:
+                raw = (stdin or sys.stdin.buffer).read(config.max_article_bytes + 1) if path == "-" else _read_file(path, config)
+                yield Document(base, path, decode_article(Path(path), raw, config.max_article_bytes), kind == "html")
+        except InputError as err:
+            report(str(err))
+        except OSError as err:
+            report(f"{path}: cannot read ({err.strerror or err})")
+
+
+def _open_jsonl(path: str):
+    handle = open(path, "rb")
+    if b"\x00" in handle.read(8192):
+        handle.close()
+        raise InputError(f"{path}: binary file (contains NUL bytes)")
+    handle.seek(0)
+    return handle
+
+
+def _read_file(path: str, config: InputConfig) -> bytes:
+    size = Path(path).stat().st_size
+    if size > config.max_article_bytes:  # don't read a huge file just to reject it
+        raise InputError(f"{path}: too large ({size:,} bytes > limit {config.max_article_bytes:,})")
+    return Path(path).read_bytes()
+
+
+def _jsonl_records(handle, path: str, config: InputConfig, report: Report) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of every valid line of a binary handle; each bad line reported."""
+    empty = True
+    for number, raw in enumerate(handle, start=1):
+        if not raw.strip():
+            continue
+        empty = False
+        where = f"{path}:{number}"
+        if b"\x00" in raw:
+            report(f"{where}: binary data (NUL bytes)")
+            continue
+        try:
+            line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
+        except UnicodeDecodeError as err:
+            report(f"{where}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start})")
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            report(f"{where}: malformed JSONL line ({err.msg})")
+            continue
+        text = record.get("text") if isinstance(record, dict) else None
+        if not isinstance(text, str) or not text.strip():
+            report(f"{where}: malformed JSONL record (needs a non-empty string 'text' field)")
+        elif len(text.encode("utf-8")) > config.max_article_bytes:
+            report(f"{where}: text too large (limit {config.max_article_bytes:,} bytes)")
+        else:
+            yield number, record
+    if empty:
+        report(f"{path}: empty file")
+
+
+def _jsonl_documents(handle, path: str, base: str, config: InputConfig, report: Report) -> Iterator[Document]:
+    stem = Path(base).name if path != "-" else base
+    records = _jsonl_records(handle, path, config, report)
+    if not config.sentences:
+        for number, record in records:
+            yield Document(_id(record, "id", f"{stem}:{number}"), f"{path}:{number}", record["text"])
+        return
+    for article_id, group in itertools.groupby(records, key=lambda nr: _id(nr[1], "article_id", stem)):
+        yield Document(article_id, path, sentences=_sentences(article_id, group))
+
+
+def _sentences(article_id: str, group: Iterable[tuple[int, dict]]) -> Iterator[Sentence]:
+    for index, (_, record) in enumerate(group):
+        text = record["text"]
+        sid = _id(record, "id", sentence_id(article_id, text))
+        yield Sentence(sid, article_id, index, None, None, text)
+
+
+def _id(record: dict, key: str, default: str) -> str:
+    value = record.get(key)
+    return default if value is None or value == "" else str(value)

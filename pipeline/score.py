@@ -1,0 +1,126 @@
+"""Stage `score`: new articles -> the stance of every sentence, and a summary per article.
+
+The same segmentation as the `segment` stage and the same StanceClassifier as
+`evaluate`. Streaming: sentences are gathered across articles into windows of
+`window` sentences, each window is predicted in length-sorted batches, and its rows
+are yielded together with the summaries of the articles it finished. Memory holds
+one window and one summary per unfinished article, whatever the corpus size.
+
+Sentence row (SENTENCE_COLUMNS):
+    article_id, sentence_id, index   the article, the sentence's stable id, its position
+    start, end                       character offsets into the article text (null for
+                                     pre-split input)
+    text, label                      the sentence and its predicted stance
+    p_accusation, p_denial, p_neutral
+Article summary (SUMMARY_COLUMNS):
+    article_id, source, sentences, n_<label>, share_<label>, mean_confidence,
+    top_accusation / top_denial (+ _p, _sentence_id): the most confident sentence of each
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pipeline.config import SegmentConfig
+from pipeline.inputs import Document
+from pipeline.labels import LABELS
+from pipeline.segment import Sentence, segment_article
+from pipeline.io import Article
+
+SENTENCE_COLUMNS = {"article_id": "str", "sentence_id": "str", "index": "int", "start": "int", "end": "int",
+                    "text": "str", "label": "str", **{f"p_{lab}": "float" for lab in LABELS}}
+SUMMARY_COLUMNS = {"article_id": "str", "source": "str", "sentences": "int",
+                   **{f"n_{lab}": "int" for lab in LABELS}, **{f"share_{lab}": "float" for lab in LABELS},
+                   "mean_confidence": "float",
+                   **{f"top_{lab}{suffix}": kind for lab in ("accusation", "denial")
+                      for suffix, kind in (("", "str"), ("_p", "float"), ("_sentence_id", "str"))}}
+
+
+class ScoreConfig(BaseModel):
+    """How `stance score` batches its work."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    batch_size: int | None = Field(None, ge=1, description="sentences per model call; None = 64 on CPU, 256 on GPU")
+    window: int = Field(2048, ge=1, description="sentences gathered before predicting (bounds memory)")
+
+
+@dataclass
+class ArticleSummary:
+    article_id: str
+    source: str
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
+    confidence_sum: float = 0.0
+    top: dict[str, tuple[float, str, str]] = field(default_factory=dict)  # label -> (p, text, sentence id)
+
+    def add(self, row: dict) -> None:
+        label, p = row["label"], row[f"p_{row['label']}"]
+        self.counts[label] += 1
+        self.confidence_sum += p
+        if label in ("accusation", "denial") and p > self.top.get(label, (-1.0,))[0]:
+            self.top[label] = (p, row["text"], row["sentence_id"])
+
+    def row(self) -> dict:
+        total = sum(self.counts.values())
+        out = {"article_id": self.article_id, "source": self.source, "sentences": total,
+               **{f"n_{lab}": n for lab, n in self.counts.items()},
+               **{f"share_{lab}": round(n / total, 4) if total else 0.0 for lab, n in self.counts.items()},
+               "mean_confidence": round(self.confidence_sum / total, 4) if total else None}
+        for lab in ("accusation", "denial"):
+            p, text, sid = self.top.get(lab, (None, None, None))
+            out.update({f"top_{lab}": text, f"top_{lab}_p": None if p is None else round(p, 4),
+                        f"top_{lab}_sentence_id": sid})
+        return out
+
+
+@dataclass
+class ScoredWindow:
+    rows: list[dict]  # sentence rows, in article order
+    finished: list[dict]  # summaries of the articles whose last sentence is in `rows` or earlier
+
+
+Predict = Callable[[list[str]], "object"]  # texts -> (n, 3) probabilities
+
+
+def document_sentences(doc: Document, config: SegmentConfig, boilerplate: list[re.Pattern]) -> Iterable[Sentence]:
+    if doc.sentences is not None:
+        return doc.sentences
+    return segment_article(Article(doc.article_id, doc.source, doc.text or "", doc.is_html), config, boilerplate)
+
+
+def score_documents(config: ScoreConfig, documents: Iterable[Document], predict_proba: Predict,
+                    segment_config: SegmentConfig, boilerplate: list[re.Pattern]) -> Iterator[ScoredWindow]:
+    """Score every sentence of every document; yields one ScoredWindow per model call."""
+    pending: list[Sentence] = []
+    open_articles: dict[str, ArticleSummary] = {}
+    closed: list[str] = []
+
+    def flush() -> ScoredWindow:
+        probs = predict_proba([s.text for s in pending]) if pending else []
+        rows = [sentence_row(s, p) for s, p in zip(pending, probs)]
+        for row in rows:
+            open_articles[row["article_id"]].add(row)
+        finished = [open_articles.pop(aid).row() for aid in closed]
+        pending.clear()
+        closed.clear()
+        return ScoredWindow(rows, finished)
+
+    for doc in documents:
+        open_articles[doc.article_id] = ArticleSummary(doc.article_id, doc.source)
+        for sentence in document_sentences(doc, segment_config, boilerplate):
+            pending.append(sentence)
+            if len(pending) >= config.window:
+                yield flush()
+        closed.append(doc.article_id)
+    if pending or closed:
+        yield flush()
+
+
+def sentence_row(sentence: Sentence, probs) -> dict:
+    label = LABELS[int(probs.argmax())]
+    return {"article_id": sentence.article_id, "sentence_id": sentence.sentence_id, "index": sentence.index,
+            "start": sentence.start, "end": sentence.end, "text": sentence.text, "label": label,
+            **{f"p_{lab}": round(float(p), 6) for lab, p in zip(LABELS, probs)}}

@@ -1,0 +1,98 @@
+"""Inputs of `stance score`: every bad-input case is reported with its path and reason,
+and everything else is still read."""
+
+import io
+import json
+
+import pytest
+
+from pipeline.inputs import InputConfig, input_files, read_documents
+
+GOOD = "The ministry denied the report.\nRights groups accused the police of abuse.\n"
+
+
+def read(specs, config=InputConfig(), stdin=None):
+    problems = []
+    docs = list(read_documents([str(s) for s in specs], config, problems.append, stdin=stdin))
+    return docs, problems
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("empty.txt", b"", "empty file"),
+    ("blank.txt", b" \n\n  ", "empty file"),
+    ("binary.txt", b"abc\x00\x01def", "binary file"),
+    ("latin1.txt", "café olé".encode("latin-1"), "not UTF-8"),
+    ("huge.txt", b"word " * 300, "too large"),
+    ("page.pdf", b"%PDF-1.4", "unsupported format"),
+    ("binary.jsonl", b'{"text": "a"}\x00\x00', "binary file"),
+    ("empty.jsonl", b"", "empty file"),
+])
+def test_bad_file_is_reported_and_the_rest_read(tmp_path, name, content, reason):
+    (tmp_path / name).write_bytes(content)
+    (tmp_path / "good.txt").write_text(GOOD)
+    docs, problems = read([tmp_path / name, tmp_path / "good.txt"], InputConfig(max_article_bytes=1000))
+    assert [d.article_id for d in docs] == ["good"]
+    assert len(problems) == 1 and problems[0].startswith(str(tmp_path / name)) and reason in problems[0]
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("not json", "malformed JSONL line"),
+    ('["a list"]', "needs a non-empty string 'text'"),
+    ('{"id": "x"}', "needs a non-empty string 'text'"),
+    ('{"text": ""}', "needs a non-empty string 'text'"),
+    ('{"text": 5}', "needs a non-empty string 'text'"),
+])
+def test_malformed_jsonl_line_is_reported_with_its_line_number(tmp_path, line, reason):
+    path = tmp_path / "batch.jsonl"
+    path.write_text(json.dumps({"id": "a", "text": GOOD}) + "\n" + line + "\n" + json.dumps({"text": GOOD}) + "\n")
+    docs, problems = read([path])
+    assert [d.article_id for d in docs] == ["a", "batch:3"]
+    assert problems == [p for p in problems if p.startswith(f"{path}:2: ") and reason in p] and len(problems) == 1
+
+
+def test_non_utf8_jsonl_line_skips_only_that_line(tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_bytes(b'{"text": "caf\xe9"}\n' + json.dumps({"id": "ok", "text": GOOD}).encode() + b"\n")
+    docs, problems = read([path])
+    assert [d.article_id for d in docs] == ["ok"] and "batch.jsonl:1: not UTF-8" in problems[0]
+
+
+def test_missing_path_and_unmatched_glob(tmp_path):
+    docs, problems = read([tmp_path / "nope.txt", tmp_path / "*.html"])
+    assert docs == [] and "no such file" in problems[0] and "no .txt, .html or .jsonl file matches" in problems[1]
+
+
+def test_folders_recurse_globs_match_and_ids_are_stable(tmp_path):
+    (tmp_path / "news" / "2024").mkdir(parents=True)
+    (tmp_path / "news" / "2024" / "a.txt").write_text(GOOD)
+    (tmp_path / "news" / "b.html").write_text(f"<html><body><article><p>{GOOD}</p></article></body></html>")
+    (tmp_path / "news" / "notes.md").write_text("ignored")
+    docs, problems = read([tmp_path / "news", tmp_path / "news" / "2024" / "*.txt"])
+    assert [(d.article_id, d.is_html) for d in docs] == [("2024/a", False), ("b", True), ("a", False)]
+    assert problems == []
+
+
+def test_outputs_are_never_read_as_inputs(tmp_path):
+    (tmp_path / "a.txt").write_text(GOOD)
+    (tmp_path / "out.jsonl").write_text('{"text": "an earlier output"}\n')
+    files = list(input_files([str(tmp_path)], print, exclude=[tmp_path / "out.jsonl"]))
+    assert [f for f, _ in files] == [str(tmp_path / "a.txt")]
+
+
+def test_stdin_as_text_and_as_jsonl():
+    docs, _ = read(["-"], stdin=io.BytesIO(GOOD.encode()))
+    assert [(d.article_id, d.text) for d in docs] == [("stdin", GOOD)]
+    lines = b'{"id": "s1", "text": "One."}\n{"text": "Two."}\n'
+    docs, _ = read(["-"], InputConfig(stdin_format="jsonl"), stdin=io.BytesIO(lines))
+    assert [d.article_id for d in docs] == ["s1", "stdin:2"]
+
+
+def test_presplit_sentences_keep_their_ids_and_group_by_article(tmp_path):
+    path = tmp_path / "sents.jsonl"
+    rows = [{"id": "x1", "text": "China denied it.", "article_id": "A"}, {"id": "x2", "text": "Critics disagreed.", "article_id": "A"},
+            {"text": "Talks resume.", "article_id": "B"}]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    docs = read_documents([str(path)], InputConfig(sentences=True), print)  # lazy: consumed in order
+    got = [(d.article_id, [(s.sentence_id, s.index, s.text, s.start) for s in d.sentences]) for d in docs]
+    assert got[0] == ("A", [("x1", 0, "China denied it.", None), ("x2", 1, "Critics disagreed.", None)])
+    assert got[1][0] == "B" and len(got[1][1][0][0]) == 16  # no id given: the stable hash id

@@ -1,0 +1,119 @@
+"""The score stage (windows, summaries) and the resumable run around it, with a
+keyword predictor so that expected labels are obvious."""
+
+import re
+
+import numpy as np
+import pytest
+
+from pipeline.batch_scoring import run_batch_scoring, summary_path_for
+from pipeline.config import SegmentConfig
+from pipeline.inputs import Document, InputConfig
+from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, score_documents
+from pipeline.tables import Table
+
+
+def keyword_probs(texts):
+    out = []
+    for t in texts:
+        i = 1 if "denied" in t else 0 if "accused" in t else 2
+        row = np.full(3, 0.1)
+        row[i] = 0.8 + min(len(t), 50) / 1000  # longer -> a bit more confident
+        out.append(row)
+    return np.array(out)
+
+
+ARTICLES = {
+    "a": "The ministry denied the report.\nRights groups accused the police of abuse at length.\nTalks resume on Monday.",
+    "b": "The firm denied any wrongdoing at all.\nThe firm denied it.",
+    "c": "Ok.",  # no sentence survives min_words: still an article, with an empty summary
+}
+
+
+def docs(ids=ARTICLES):
+    return [Document(aid, f"{aid}.txt", ARTICLES[aid]) for aid in ids]
+
+
+@pytest.mark.parametrize("window", [1, 2, 100])
+def test_windows_cover_every_sentence_once_and_finish_every_article(window):
+    windows = list(score_documents(ScoreConfig(window=window), docs(), keyword_probs, SegmentConfig(), []))
+    rows = [r for w in windows for r in w.rows]
+    summaries = {s["article_id"]: s for w in windows for s in w.finished}
+    assert [(r["article_id"], r["index"], r["label"]) for r in rows] == [
+        ("a", 0, "denial"), ("a", 1, "accusation"), ("a", 2, "neutral"), ("b", 0, "denial"), ("b", 1, "denial")]
+    assert list(summaries) == ["a", "b", "c"]
+    assert summaries["b"]["n_denial"] == 2 and summaries["b"]["share_denial"] == 1.0
+    assert summaries["b"]["top_denial"] == "The firm denied any wrongdoing at all."  # the more confident one
+    assert summaries["a"]["top_accusation_sentence_id"] == rows[1]["sentence_id"]
+    assert summaries["c"]["sentences"] == 0 and summaries["c"]["mean_confidence"] is None
+    assert all(ARTICLES[r["article_id"]][r["start"]:r["end"]] == r["text"] for r in rows)
+
+
+def write_articles(folder, ids=ARTICLES):
+    folder.mkdir(exist_ok=True)
+    for aid in ids:
+        (folder / f"{aid}.txt").write_text(ARTICLES[aid])
+    return folder
+
+
+def run(folder, out, **kw):
+    problems = []
+    stats = run_batch_scoring([str(folder)], out, summary_path_for(out), keyword_probs, SegmentConfig(), [],
+                              InputConfig(), ScoreConfig(window=1), report=problems.append, **kw)
+    return stats, problems
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_interrupted_run_resumes_without_duplicates(tmp_path, suffix):
+    folder = write_articles(tmp_path / "in")
+    clean = tmp_path / f"clean{suffix}"
+    run(folder, clean)
+    out = tmp_path / f"out{suffix}"
+
+    def interrupt(stats):
+        if stats.articles >= 1:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(folder, out, on_window=interrupt)
+    stats, _ = run(folder, out)
+    assert stats.already_done == 1  # article a was finished before the interruption
+    for columns, got, expected in ((SENTENCE_COLUMNS, out, clean),
+                                   (SUMMARY_COLUMNS, summary_path_for(out), summary_path_for(clean))):
+        assert list(Table(got, columns).rows()) == list(Table(expected, columns).rows())
+    again, _ = run(folder, out)  # nothing left to do
+    assert (again.articles, again.already_done) == (0, 3)
+
+
+def test_torn_line_and_rows_of_unfinished_article_are_dropped_on_resume(tmp_path):
+    folder = write_articles(tmp_path / "in", ["a"])
+    out = tmp_path / "out.jsonl"
+    run(folder, out)
+    with open(out, "a") as handle:  # a killed run: rows of b written, b's summary never committed
+        handle.write('{"article_id": "b", "sentence_id": "x", "index": 0, "start": 0, "end": 3, "text": "The", '
+                     '"label": "neutral", "p_accusation": 0.1, "p_denial": 0.1, "p_neutral": 0.8}\n{"article_id": "b", "sen')
+    write_articles(folder, ["b"])
+    run(folder, out)
+    got = [(r["article_id"], r["index"]) for r in Table(out, SENTENCE_COLUMNS).rows()]
+    assert got == [("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 1)]
+    assert out.read_text().count("\n") == 5
+
+
+def test_duplicate_article_id_and_bad_files_are_reported_the_rest_scored(tmp_path):
+    folder = write_articles(tmp_path / "in", ["a"])
+    other = write_articles(tmp_path / "other", ["a", "b"])
+    (other / "empty.txt").write_text("")
+    out = tmp_path / "out.jsonl"
+    problems = []
+    stats = run_batch_scoring([str(folder), str(other)], out, summary_path_for(out), keyword_probs, SegmentConfig(), [],
+                              InputConfig(), ScoreConfig(), report=problems.append)
+    assert stats.articles == 2 and len(stats.skipped) == 2
+    assert any("duplicate article id 'a'" in p for p in problems) and any("empty.txt: empty file" in p for p in problems)
+
+
+def test_overwrite_starts_afresh(tmp_path):
+    folder = write_articles(tmp_path / "in", ["a"])
+    out = tmp_path / "out.jsonl"
+    run(folder, out)
+    stats, _ = run(folder, out, overwrite=True)
+    assert stats.articles == 1 and len(list(Table(out, SENTENCE_COLUMNS).rows())) == 3
