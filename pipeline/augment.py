@@ -21,6 +21,12 @@ monday tuesday wednesday thursday friday saturday sunday january february march 
 august september october november december mr mrs ms dr un""".split())
 
 
+def with_dispute(records: list[dict], default: str = "articles") -> list[dict]:
+    """Records with a `dispute`; real-news article sentences, which carry none, all count as
+    one dispute, so that their names are swapped for another dispute's."""
+    return [{**r, "dispute": r.get("dispute") or default} for r in records]
+
+
 def names_in(text: str, known: set[str] | None = None) -> list[str]:
     """Distinct capitalised names in a sentence, longest first. A single word opening the
     sentence is capitalised anyway, so it counts only if `known` lists it as a name."""

@@ -104,23 +104,25 @@ def split(params_path: Path = ParamsOption) -> None:
 
 @app.command()
 def crossval(params_path: Path = ParamsOption) -> None:
-    """Leave-one-seed-article-out CV of the seed-only model and the baselines: metrics/crossval.json."""
+    """Leave-one-seed-article-out CV of the shipped recipe, the seed-only reference model and
+    the baselines: metrics/crossval.json."""
     from pipeline.evaluate import cross_validate
     from pipeline.io import read_jsonl, write_json
     from pipeline.split import weak_only_articles
-
     from pipeline.train import seed_only
 
     params = params_or_fail(params_path)
+    cfg = params.train
     records = list(read_jsonl(paths.LABELED))
-    extra = weak_only_articles(records) if params.train.use_weak_labels else []
-    # the in-domain reference: the seed-only recipe, retrained per held-out seed article
-    reference = seed_only(params.train, params.evaluate.seed_only_epochs, params.evaluate.seed_only_learning_rate)
-    result = cross_validate(reference, params.evaluate, params.split, records, extra)
+    extra = weak_only_articles(records) if cfg.use_weak_labels else []
+    recipes = {"shipped": cfg,  # what `train` trains, retrained per held-out seed article
+               "seed_only": seed_only(cfg, params.evaluate.seed_only_epochs, params.evaluate.seed_only_learning_rate)}
+    authored = _authored(params) if cfg.use_authored else []
+    result = cross_validate(recipes, params.evaluate, params.split, records, extra, authored)
     write_json(paths.CROSSVAL_METRICS, result)
     typer.echo("crossval: macro-F1 " + ", ".join(
         f"{name} {result[name]['macro_f1_mean']:.3f}±{result[name]['macro_f1_std']:.3f}"
-        for name in ("model", "tfidf_lr", "weak", "majority")), err=True)
+        for name in ("shipped", "seed_only", "tfidf_lr", "weak", "majority")), err=True)
 
 
 def _authored(params: Params) -> list[dict]:
@@ -235,7 +237,7 @@ def evaluate(params_path: Path = ParamsOption) -> None:
     from pipeline.labels import LABELS
     from pipeline.split import records_in, training_records
 
-    from pipeline.augment import name_pools
+    from pipeline.augment import name_pools, with_dispute
     from pipeline.evaluate import name_swap_consistency
 
     params = params_or_fail(params_path)
@@ -246,17 +248,17 @@ def evaluate(params_path: Path = ParamsOption) -> None:
     predict = lambda texts: [p.label for p in classifier.predict(texts, params.evaluate.batch_size)]  # noqa: E731
     predicted = predict([r["text"] for r in test])
     # baselines train on the seed train split: the real-news sentences the model also saw
-    scores = evaluate_systems(lambda texts: predicted, train_rows, test, params.split.seed)
+    scores = evaluate_systems({"model": lambda texts: predicted}, train_rows, test, params.split.seed)
     cv = json.loads(paths.CROSSVAL_METRICS.read_text())
     test_articles = sorted({r["article_id"] for r in test})
     same_fold = [f for f in cv["per_fold"] if f["held_out"] == test_articles]
-    pools = name_pools([{**r, "dispute": r.get("dispute") or "articles"} for r in records + _authored(params)])
+    pools = name_pools(with_dispute(records + _authored(params)))
     metrics = {
         "test": {name: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
                         **{f"f1_{lab}": s["per_class"][lab]["f1"] for lab in LABELS}} for name, s in scores.items()},
         "test_sentences": len(test),
-        "test_seed_only_macro_f1": same_fold[0]["model"]["macro_f1"] if same_fold else None,
-        "cv_seed_only": {name: cv[name] for name in scores},
+        "test_seed_only_macro_f1": same_fold[0]["seed_only"]["macro_f1"] if same_fold else None,
+        "cv": {name: cv[name] for name in ("shipped", "seed_only", "tfidf_lr", "weak", "majority")},
         "name_swap": name_swap_consistency(predict, test, pools, params.split.seed),
     }
     write_json(paths.EVALUATE_METRICS, metrics)

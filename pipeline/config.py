@@ -80,6 +80,8 @@ class TrainConfig(_Section):
     use_weak_labels: bool = Field(False, description="also train on weak labels of articles without gold")
     use_authored: bool = Field(True, description="also train on the authored multi-dispute corpus")
     augment_swaps: int = Field(0, ge=0, description="name-swapped copies added per training sentence (0 = off)")
+    real_news_repeats: int = Field(1, ge=1, description="times each real-news (article) sentence appears, "
+                                   "to weigh the few real sentences up against the authored corpus")
     seed: int = 42
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores")
 

@@ -6,9 +6,10 @@ Systems, all scored on the same held-out sentences:
     weak       the weak labeler's label (its abstentions count as `neutral`)
     tfidf_lr   TF-IDF word/bigram features + logistic regression, trained on the same sentences
 
-`evaluate_systems` scores the shipped model on the test split; `cross_validate`
-retrains every trainable system once per group of held-out articles and reports
-mean and standard deviation across folds.
+`evaluate_systems` scores models and every baseline on the same sentences; `cross_validate`
+retrains every trainable system (the seed-only reference and the shipped recipe, and the
+baselines) once per group of held-out articles and reports mean and standard deviation
+across folds.
 """
 
 from __future__ import annotations
@@ -67,29 +68,35 @@ def fit_model(config: TrainConfig, train: list[dict], batch_size: int) -> Predic
     return lambda texts: [p.label for p in classifier.predict(texts, batch_size)]
 
 
-def evaluate_systems(model: Predictor, train: list[dict], test: list[dict], seed: int = 42) -> dict:
-    """Scores of the model and every baseline on `test`."""
+def evaluate_systems(models: dict[str, Predictor], train: list[dict], test: list[dict], seed: int = 42) -> dict:
+    """Scores of the models and of every baseline (trained on `train`) on `test`."""
     texts, truth = [r["text"] for r in test], [r["label"] for r in test]
     return {
-        "model": score(truth, model(texts)),
+        **{name: score(truth, predict(texts)) for name, predict in models.items()},
         "majority": score(truth, fit_majority(train)(texts)),
         "weak": score(truth, weak_predictions(test)),
         "tfidf_lr": score(truth, fit_tfidf_lr(train, seed)(texts)),
     }
 
 
-def cross_validate(train_config: TrainConfig, eval_config: EvaluateConfig, split_config: SplitConfig,
-                   records: list[dict], extra_train: list[dict] | None = None,
+def cross_validate(recipes: dict[str, TrainConfig], eval_config: EvaluateConfig, split_config: SplitConfig,
+                   records: list[dict], extra_train: list[dict] | None = None, authored: list[dict] | None = None,
                    fit: Callable[[TrainConfig, list[dict], int], Predictor] = fit_model) -> dict:
-    """Grouped CV over the gold articles: each fold holds out whole articles, trains every
-    system on the rest (plus `extra_train`, e.g. weak-labelled articles), scores the held-out."""
+    """Grouped CV over the gold articles: each fold holds out whole articles and trains every
+    recipe on the rest (plus `extra_train`, e.g. weak-labelled articles, plus what the recipe
+    adds itself: the authored corpus, name swaps), and the baselines on the same real-news
+    sentences; all are scored on the held-out articles."""
+    from pipeline.train import training_set
+
     gold = [r for r in records if r["label_source"] == "gold"]
     folds = article_folds(sorted({r["article_id"] for r in gold}), eval_config.cv_folds, split_config.seed)
     per_fold = []
     for held_out in folds:
         test = [r for r in gold if r["article_id"] in held_out]
         train = [r for r in gold if r["article_id"] not in held_out] + list(extra_train or [])
-        scores = evaluate_systems(fit(train_config, train, eval_config.batch_size), train, test, split_config.seed)
+        models = {name: fit(cfg, training_set(cfg, train, authored or []), eval_config.batch_size)
+                  for name, cfg in recipes.items()}
+        scores = evaluate_systems(models, train, test, split_config.seed)
         per_fold.append({"held_out": held_out, "sentences": len(test),
                          **{name: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"]} for name, s in scores.items()}})
     return {"folds": len(folds), "per_fold": per_fold, **summarise(per_fold)}
@@ -179,9 +186,9 @@ def generalisation(train_config: TrainConfig, eval_config: EvaluateConfig, seed_
 
 def name_swap_consistency(predict: Predictor, records: list[dict], pools: dict[str, list[str]], seed: int) -> dict:
     """Share of sentences whose predicted label survives swapping the parties' names."""
-    from pipeline.augment import augment
+    from pipeline.augment import augment, with_dispute
 
-    swapped = augment([{**r, "dispute": r.get("dispute") or "articles"} for r in records], 1, pools, seed)
+    swapped = augment(with_dispute(records), 1, pools, seed)
     if not swapped:
         return {"sentences": 0, "consistency": None}
     by_id = {r["sentence_id"]: r for r in records}

@@ -45,7 +45,7 @@ class ScoreConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     batch_size: int | None = Field(None, ge=1, description="sentences per model call; None = 64 on CPU, 256 on GPU")
-    window: int = Field(2048, ge=1, description="sentences gathered before predicting (bounds memory)")
+    window: int = Field(512, ge=1, description="sentences gathered before predicting (bounds memory)")
 
 
 @dataclass

@@ -133,17 +133,18 @@ def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] |
 
 
 def training_set(config: TrainConfig, seed_records: list[dict], authored: list[dict]) -> list[dict]:
-    """What a model of this config trains on: the given seed/article records, the authored
-    corpus when `use_authored`, and `augment_swaps` name-swapped copies of each article
+    """What a model of this config trains on: the given seed/article records (each
+    `real_news_repeats` times), the authored corpus when `use_authored`, and
+    `augment_swaps` name-swapped copies of each article
     (real-news) sentence, with names drawn from the authored disputes. The copies both
     weigh the few real-news sentences up against the authored corpus and break the link
     between a dispute's parties and its stance."""
-    from pipeline.augment import augment, name_pools
+    from pipeline.augment import augment, name_pools, with_dispute
 
     extra = list(authored) if config.use_authored else []
-    rows = list(seed_records) + extra
+    rows = list(seed_records) * config.real_news_repeats + extra
     if config.augment_swaps:
-        articles = [{**r, "dispute": r.get("dispute") or "articles"} for r in seed_records]
+        articles = with_dispute(seed_records)
         pools = name_pools(articles + extra)
         rows += augment(articles, config.augment_swaps, pools, config.seed)
     return rows
@@ -151,7 +152,7 @@ def training_set(config: TrainConfig, seed_records: list[dict], authored: list[d
 
 def seed_only(config: TrainConfig, epochs: int, learning_rate: float) -> TrainConfig:
     """The reference recipe: seed gold only, no authored corpus, no augmentation."""
-    return config.model_copy(update={"use_authored": False, "augment_swaps": 0, "epochs": epochs,
+    return config.model_copy(update={"use_authored": False, "augment_swaps": 0, "real_news_repeats": 1, "epochs": epochs,
                                      "learning_rate": learning_rate})
 
 

@@ -32,7 +32,7 @@ def test_baselines():
 
 def test_evaluate_systems_scores_every_system_on_the_same_sentences():
     perfect = lambda texts: ["denial", "accusation", "neutral"]
-    scores = evaluate_systems(perfect, TRAIN, TEST)
+    scores = evaluate_systems({"model": perfect}, TRAIN, TEST)
     assert set(scores) == {"model", "majority", "weak", "tfidf_lr"}
     assert scores["model"]["macro_f1"] == 1.0 and scores["weak"]["accuracy"] == 1.0
     assert sum(map(sum, scores["majority"]["confusion"])) == len(TEST)
@@ -42,14 +42,18 @@ def test_cross_validate_holds_out_whole_articles():
     seen = []
 
     def fake_fit(config, train, batch_size):
-        seen.append({r["article_id"] for r in train})
+        seen.append({r.get("article_id") for r in train})
         return fit_tfidf_lr(train)
 
     records = TRAIN + TEST + rows("c", [("Officials rejected the report", "denial", "denial"),
                                         ("Activists alleged abuse", "accusation", "accusation")])
-    result = cross_validate(TrainConfig(), EvaluateConfig(), SplitConfig(), records, fit=fake_fit)
-    assert result["folds"] == 3 and seen == [{"b", "c"}, {"a", "c"}, {"a", "b"}]
-    assert set(result["model"]) == {"macro_f1_mean", "macro_f1_std", "accuracy_mean", "accuracy_std"}
+    authored = [{"text": "The regulator accused the bank of fraud", "label": "accusation", "dispute": "bank"}]
+    recipes = {"seed_only": TrainConfig(use_authored=False), "shipped": TrainConfig(use_authored=True)}
+    result = cross_validate(recipes, EvaluateConfig(), SplitConfig(), records, authored=authored, fit=fake_fit)
+    assert result["folds"] == 3
+    assert seen == [{"b", "c"}, {"b", "c", None}, {"a", "c"}, {"a", "c", None}, {"a", "b"}, {"a", "b", None}]
+    assert set(result["shipped"]) == {"macro_f1_mean", "macro_f1_std", "accuracy_mean", "accuracy_std"}
+    assert {"seed_only", "shipped", "tfidf_lr", "weak", "majority"} <= set(result)
 
 
 def test_summarise_mean_and_std():

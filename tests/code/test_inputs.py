@@ -96,3 +96,10 @@ def test_presplit_sentences_keep_their_ids_and_group_by_article(tmp_path):
     got = [(d.article_id, [(s.sentence_id, s.index, s.text, s.start) for s in d.sentences]) for d in docs]
     assert got[0] == ("A", [("x1", 0, "China denied it.", None), ("x2", 1, "Critics disagreed.", None)])
     assert got[1][0] == "B" and len(got[1][1][0][0]) == 16  # no id given: the stable hash id
+
+
+def test_oversized_jsonl_record_is_reported_the_rest_read(tmp_path):
+    path = tmp_path / "batch.jsonl"
+    path.write_text(json.dumps({"text": "word " * 500}) + "\n" + json.dumps({"id": "ok", "text": GOOD}) + "\n")
+    docs, problems = read([path], InputConfig(max_article_bytes=1000))
+    assert [d.article_id for d in docs] == ["ok"] and problems == [f"{path}:1: text too large (limit 1,000 bytes)"]

@@ -80,7 +80,7 @@ def test_onnx_export_agrees_with_torch(root, tiny_model, inputs, tmp_path, monke
     monkeypatch.chdir(root)
     onnx_dir = tmp_path / "onnx"
     assert CliRunner().invoke(app, ["export", "--model", str(tiny_model), "-o", str(onnx_dir)]).exit_code == 0
-    assert {"model.onnx", "model.onnx.data", "model.int8.onnx", "config.json", "tokenizer.json"} <= {
+    assert {"model.onnx", "model.int8.onnx", "config.json", "tokenizer.json"} <= {
         p.name for p in onnx_dir.iterdir()}
     texts = ARTICLE.splitlines() + ["A much longer sentence, with clauses, that the ministry said was false."]
     torch_probs = StanceClassifier.load(tiny_model).predict_proba(texts)

@@ -39,12 +39,13 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
     metrics = json.loads((project / "metrics/evaluate.json").read_text())
     assert set(metrics["test"]) == {"model", "majority", "weak", "tfidf_lr"}
     assert all(0 <= s["macro_f1"] <= 1 for s in metrics["test"].values())
-    assert metrics["cv_seed_only"]["model"]["macro_f1_mean"] >= 0
+    assert metrics["cv"]["shipped"]["macro_f1_mean"] >= 0 and metrics["cv"]["seed_only"]["macro_f1_mean"] >= 0
     assert 0 <= metrics["name_swap"]["consistency"] <= 1
     generalization = json.loads((project / "metrics/generalization.json").read_text())
     assert set(generalization["leave_disputes_out"]) >= {"model", "seed_only", "tfidf_lr", "weak", "majority"}
     assert json.loads((project / "metrics/corpus.json").read_text())["disputes"] == 4
     assert (project / "models/stance/model.safetensors").exists()
+    assert (project / "models/stance-onnx/model.int8.onnx").exists()  # the export stage
     assert (project / "plots/confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
 
     card = json.loads((project / "models/stance/card.json").read_text())
@@ -53,7 +54,7 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
         tags = dict(db.execute("select key, value from tags where run_uuid = ?", (card["mlflow_run_id"],)))
         alias = db.execute("select alias, version from registered_model_aliases").fetchall()
     assert {"train_loss", "valid_loss", "valid_macro_f1", "test.model.macro_f1",
-            "cv_seed_only.tfidf_lr.macro_f1_mean", "generalization.seed_gold.model.macro_f1"} <= keys
+            "cv.shipped.macro_f1_mean", "cv.tfidf_lr.macro_f1_mean", "generalization.seed_gold.model.macro_f1"} <= keys
     assert len(tags["git_commit"]) == 40 and "data.data/labeled.jsonl" in tags
     assert alias == [("champion", 1)]
 
@@ -63,6 +64,11 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
     assert (project / "plots_html/index.html").exists(), plots.stdout
     again = run(["dvc", "repro"], project, env)
     assert "Running stage" not in again.stdout
+
+    # scoring with the pipeline's model: the default folder, the ONNX export, the registered model
+    for extra in ([], ["--backend", "onnx"], ["--model", "models:/stance-classifier@champion"]):
+        run(["stance", "score", "seeds/articles", "-o", "scored.jsonl", "--overwrite", *extra], project, env)
+        assert len((project / "scored.articles.jsonl").read_text().splitlines()) == 5
 
     # read before the experiment: `dvc exp run -S` writes its value into the workspace params
     default = yaml.safe_load((project / "configs/params.yaml").read_text())["train"]["learning_rate"]
