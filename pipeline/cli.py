@@ -335,7 +335,7 @@ def score(
     backend: str = typer.Option("torch", "--backend", help="torch | onnx (int8) | onnx-fp32"),
     sentences: bool = typer.Option(False, "--sentences", help="JSONL records are pre-split sentences, not articles"),
     stdin_format: str = typer.Option("txt", "--stdin-format", help="format of - : txt | html | jsonl"),
-    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="[default: 64 on CPU, 256 on GPU]"),
+    batch_size: int | None = typer.Option(None, "--batch-size", min=1, help="[default: 32 on CPU, 256 on GPU]"),
     device: str = typer.Option("auto", "--device", help="auto | cpu | cuda (torch backend)"),
     threads: int = typer.Option(0, "--threads", min=0, help="CPU threads; 0 = the cores this process may use"),
     overwrite: bool = typer.Option(False, "--overwrite", help="start afresh instead of resuming into OUTPUT"),
@@ -353,7 +353,7 @@ def score(
     from pipeline.classifier import StanceClassifier
     from pipeline.inputs import InputConfig
     from pipeline.report import write_html_report
-    from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig
+    from pipeline.score import CPU_BATCH_SIZE, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig
     from pipeline.tables import Table, table_format
 
     if backend not in ("torch", "onnx", "onnx-fp32"):
@@ -377,6 +377,8 @@ def score(
                                                max_length=params.train.max_length, threads=threads)
         except Exception as err:  # a missing folder, a bad URI, no ONNX export: one line, nothing scored
             fail(f"--model {model}: cannot load ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
+        on_gpu = getattr(classifier.device, "type", "cpu") == "cuda"
+        batch = score_config.batch_size or (classifier.default_batch_size if on_gpu else CPU_BATCH_SIZE)
         progress = _progress(quiet)
         say = (lambda m: progress.console.print(f"[yellow]skipped:[/] {m}", highlight=False)) if progress else warn
         task = progress.add_task("score", sentences=0, rate=0.0) if progress else None
@@ -386,7 +388,7 @@ def score(
             progress.start()
         try:
             stats = run_batch_scoring(
-                inputs, output, summary, lambda texts: classifier.predict_proba(texts, score_config.batch_size),
+                inputs, output, summary, lambda texts: classifier.predict_proba(texts, batch),
                 params.segment, boilerplate,
                 InputConfig(params.segment.max_article_bytes, sentences, stdin_format), score_config,
                 overwrite=overwrite, report=say, on_window=on_window, exclude=[html] if html else [])
