@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pipeline.io import InputError, decode_article
+from pipeline.io import InputError, decode_article, read_limited
 from pipeline.segment import Sentence, sentence_id
 
 SUFFIXES = {".txt": "txt", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
@@ -99,7 +99,8 @@ def read_documents(specs: Iterable[str], config: InputConfig, report: Report, st
                 with handle:
                     yield from _jsonl_documents(handle, path, base, config, report)
             else:
-                raw = (stdin or sys.stdin.buffer).read(config.max_article_bytes + 1) if path == "-" else _read_file(path, config)
+                limit = config.max_article_bytes
+                raw = (stdin or sys.stdin.buffer).read(limit + 1) if path == "-" else read_limited(Path(path), limit)
                 yield Document(base, path, decode_article(Path(path), raw, config.max_article_bytes), kind == "html")
         except InputError as err:
             report(str(err))
@@ -114,13 +115,6 @@ def _open_jsonl(path: str):
         raise InputError(f"{path}: binary file (contains NUL bytes)")
     handle.seek(0)
     return handle
-
-
-def _read_file(path: str, config: InputConfig) -> bytes:
-    size = Path(path).stat().st_size
-    if size > config.max_article_bytes:  # don't read a huge file just to reject it
-        raise InputError(f"{path}: too large ({size:,} bytes > limit {config.max_article_bytes:,})")
-    return Path(path).read_bytes()
 
 
 def _jsonl_records(handle, path: str, config: InputConfig, report: Report) -> Iterator[tuple[int, dict]]:

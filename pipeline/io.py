@@ -100,12 +100,18 @@ def article_files(folder: Path) -> list[Path]:
     return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
 
 
-def read_article(path: Path, max_bytes: int) -> Article:
+def read_limited(path: Path, max_bytes: int) -> bytes:
+    """The file's bytes; InputError if it is larger than `max_bytes` (checked before reading)."""
     path = Path(path)
     size = path.stat().st_size
     if size > max_bytes:  # don't read a huge file just to reject it
         raise InputError(f"{path}: too large ({size:,} bytes > limit {max_bytes:,})")
-    text = decode_article(path, path.read_bytes(), max_bytes)
+    return path.read_bytes()
+
+
+def read_article(path: Path, max_bytes: int) -> Article:
+    path = Path(path)
+    text = decode_article(path, read_limited(path, max_bytes), max_bytes)
     return Article(article_id=path.stem, path=str(path), text=text,
                    is_html=path.suffix.lower() in (".html", ".htm"))
 
