@@ -231,36 +231,23 @@ def evaluate(params_path: Path = ParamsOption) -> None:
     import mlflow
 
     from pipeline import tracking
+    from pipeline.augment import name_pools, with_dispute
     from pipeline.classifier import StanceClassifier
-    from pipeline.evaluate import confusion_rows, evaluate_systems, save_confusion_png
+    from pipeline.evaluate import confusion_rows, evaluation_metrics, name_swap_consistency, save_confusion_png
     from pipeline.io import write_json
     from pipeline.labels import LABELS
     from pipeline.split import records_in, training_records
 
-    from pipeline.augment import name_pools, with_dispute
-    from pipeline.evaluate import name_swap_consistency
-
     params = params_or_fail(params_path)
     records, splits = _load_records()
     test = [r for r in records_in("test", records, splits) if r["label_source"] == "gold"]
-    train_rows = training_records(records, splits, params.train.use_weak_labels)
     classifier = StanceClassifier.load(paths.MODEL_DIR, max_length=params.train.max_length)
     predict = lambda texts: [p.label for p in classifier.predict(texts, params.evaluate.batch_size)]  # noqa: E731
     predicted = predict([r["text"] for r in test])
-    # baselines train on the seed train split: the real-news sentences the model also saw
-    scores = evaluate_systems({"model": lambda texts: predicted}, train_rows, test, params.split.seed)
-    cv = json.loads(paths.CROSSVAL_METRICS.read_text())
-    test_articles = sorted({r["article_id"] for r in test})
-    same_fold = [f for f in cv["per_fold"] if f["held_out"] == test_articles]
     pools = name_pools(with_dispute(records + _authored(params)))
-    metrics = {
-        "test": {name: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
-                        **{f"f1_{lab}": s["per_class"][lab]["f1"] for lab in LABELS}} for name, s in scores.items()},
-        "test_sentences": len(test),
-        "test_seed_only_macro_f1": same_fold[0]["seed_only"]["macro_f1"] if same_fold else None,
-        "cv": {name: cv[name] for name in ("shipped", "seed_only", "tfidf_lr", "weak", "majority")},
-        "name_swap": name_swap_consistency(predict, test, pools, params.split.seed),
-    }
+    metrics, scores = evaluation_metrics(predicted, training_records(records, splits, params.train.use_weak_labels), test,
+                                   json.loads(paths.CROSSVAL_METRICS.read_text()),
+                                   name_swap_consistency(predict, test, pools, params.split.seed), params.split.seed)
     write_json(paths.EVALUATE_METRICS, metrics)
     write_json(paths.CONFUSION, confusion_rows(test, predicted))
     write_json(paths.PER_CLASS_F1, [{"class": lab, "f1": scores["model"]["per_class"][lab]["f1"]} for lab in LABELS])
@@ -353,7 +340,7 @@ def score(
     from pipeline.classifier import StanceClassifier
     from pipeline.inputs import InputConfig
     from pipeline.report import write_html_report
-    from pipeline.score import CPU_BATCH_SIZE, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig
+    from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig
     from pipeline.tables import Table, table_format
 
     if backend not in ("torch", "onnx", "onnx-fp32"):
@@ -377,8 +364,7 @@ def score(
                                                max_length=params.train.max_length, threads=threads)
         except Exception as err:  # a missing folder, a bad URI, no ONNX export: one line, nothing scored
             fail(f"--model {model}: cannot load ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
-        on_gpu = getattr(classifier.device, "type", "cpu") == "cuda"
-        batch = score_config.batch_size or (classifier.default_batch_size if on_gpu else CPU_BATCH_SIZE)
+        batch = score_config.batch_size or classifier.default_batch_size
         progress = _progress(quiet)
         say = (lambda m: progress.console.print(f"[yellow]skipped:[/] {m}", highlight=False)) if progress else warn
         task = progress.add_task("score", sentences=0, rate=0.0) if progress else None

@@ -87,7 +87,8 @@ class TrainConfig(_Section):
 
 
 class EvaluateConfig(_Section):
-    batch_size: int = Field(64, ge=1)
+    batch_size: int | None = Field(None, ge=1, description="sentences per model call; null = the classifier's "
+                                   "default (32 on CPU, 256 on GPU)")
     cv_folds: int = Field(0, ge=0, description="grouped CV folds over seed articles; 0 = leave one article out")
     dispute_folds: int = Field(3, ge=2, description="grouped CV folds over authored disputes (leave-disputes-out)")
     seed_only_epochs: int = Field(10, ge=1, description="the seed-only reference model's epochs")

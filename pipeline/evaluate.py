@@ -59,7 +59,7 @@ def weak_predictions(records: list[dict]) -> list[str]:
     return [r.get("weak_label") or "neutral" for r in records]
 
 
-def fit_model(config: TrainConfig, train: list[dict], batch_size: int) -> Predictor:
+def fit_model(config: TrainConfig, train: list[dict], batch_size: int | None) -> Predictor:
     from pipeline.classifier import StanceClassifier
     from pipeline.train import train_classifier
 
@@ -81,7 +81,7 @@ def evaluate_systems(models: dict[str, Predictor], train: list[dict], test: list
 
 def cross_validate(recipes: dict[str, TrainConfig], eval_config: EvaluateConfig, split_config: SplitConfig,
                    records: list[dict], extra_train: list[dict] | None = None, authored: list[dict] | None = None,
-                   fit: Callable[[TrainConfig, list[dict], int], Predictor] = fit_model) -> dict:
+                   fit: Callable[[TrainConfig, list[dict], int | None], Predictor] = fit_model) -> dict:
     """Grouped CV over the gold articles: each fold holds out whole articles and trains every
     recipe on the rest (plus `extra_train`, e.g. weak-labelled articles, plus what the recipe
     adds itself: the authored corpus, name swaps), and the baselines on the same real-news
@@ -100,6 +100,26 @@ def cross_validate(recipes: dict[str, TrainConfig], eval_config: EvaluateConfig,
         per_fold.append({"held_out": held_out, "sentences": len(test),
                          **{name: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"]} for name, s in scores.items()}})
     return {"folds": len(folds), "per_fold": per_fold, **summarise(per_fold)}
+
+
+def evaluation_metrics(predicted: list[str], train: list[dict], test: list[dict], crossval: dict,
+                 swap_consistency: dict, seed: int = 42) -> tuple[dict, dict]:
+    """metrics/evaluate.json from the model's labels for the test articles: the model beside
+    the baselines (trained on `train`, the real-news sentences the model also saw), the
+    seed-only reference model of the same held-out articles (from `crossval`), the CV
+    summary, and name-swap consistency. Also returns the full scores, for the plots."""
+    scores = evaluate_systems({"model": lambda texts: predicted}, train, test, seed)
+    test_articles = sorted({r["article_id"] for r in test})
+    same_fold = [f for f in crossval["per_fold"] if f["held_out"] == test_articles]
+    metrics = {
+        "test": {name: {"macro_f1": s["macro_f1"], "accuracy": s["accuracy"],
+                        **{f"f1_{lab}": s["per_class"][lab]["f1"] for lab in LABELS}} for name, s in scores.items()},
+        "test_sentences": len(test),
+        "test_seed_only_macro_f1": same_fold[0]["seed_only"]["macro_f1"] if same_fold else None,
+        "cv": {name: crossval[name] for name in ("shipped", "seed_only", "tfidf_lr", "weak", "majority")},
+        "name_swap": swap_consistency,
+    }
+    return metrics, scores
 
 
 def summarise(per_fold: list[dict]) -> dict:
@@ -142,7 +162,7 @@ def save_confusion_png(confusion: list[list[int]], path, title: str) -> None:
 
 
 def generalisation(train_config: TrainConfig, eval_config: EvaluateConfig, seed_gold: list[dict],
-                   authored: list[dict], fit: Callable[[TrainConfig, list[dict], int], Predictor] = fit_model,
+                   authored: list[dict], fit: Callable[[TrainConfig, list[dict], int | None], Predictor] = fit_model,
                    seed: int = 42) -> dict:
     """Out-of-dispute figures, kept apart from the in-domain ones:
     - `seed_gold`: the shipped recipe trained on the authored corpus only (no seed article),

@@ -40,11 +40,6 @@ SUMMARY_COLUMNS = {"article_id": "str", "source": "str", "sentences": "int",
                       for suffix, kind in (("", "str"), ("_p", "float"), ("_sentence_id", "str"))}}
 
 
-# On the 2-core CPU, batches of 16-32 scored 10-20% faster than 64 (cache-sized activations;
-# docs/benchmarks.md); a GPU wants large batches.
-CPU_BATCH_SIZE = 32
-
-
 class ScoreConfig(BaseModel):
     """How `stance score` batches its work."""
 

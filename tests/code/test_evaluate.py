@@ -1,7 +1,7 @@
 import pytest
 
 from pipeline.config import EvaluateConfig, SplitConfig, TrainConfig
-from pipeline.evaluate import (cross_validate, evaluate_systems, fit_majority, fit_tfidf_lr, score,
+from pipeline.evaluate import (cross_validate, evaluate_systems, evaluation_metrics, fit_majority, fit_tfidf_lr, score,
                                summarise, weak_predictions)
 
 
@@ -60,3 +60,16 @@ def test_summarise_mean_and_std():
     folds = [{"model": {"macro_f1": 0.5, "accuracy": 1.0}}, {"model": {"macro_f1": 0.7, "accuracy": 1.0}}]
     assert summarise(folds)["model"] == {"macro_f1_mean": 0.6, "macro_f1_std": 0.1, "accuracy_mean": 1.0,
                                          "accuracy_std": 0.0}
+
+
+def test_evaluation_metrics_take_the_seed_only_figure_of_the_same_held_out_articles():
+    fold = {"seed_only": {"macro_f1": 0.42, "accuracy": 0.5}}
+    systems = {name: {"macro_f1_mean": 0.5} for name in ("shipped", "seed_only", "tfidf_lr", "weak", "majority")}
+    crossval = {"per_fold": [{"held_out": ["a"], **fold}, {"held_out": ["b"], "seed_only": {"macro_f1": 0.9}}], **systems}
+    metrics, scores = evaluation_metrics(["denial", "accusation", "neutral"], TRAIN, TEST, crossval, {"consistency": 1.0})
+    assert metrics["test_seed_only_macro_f1"] == 0.9  # TEST is article "b"
+    assert metrics["test"]["model"]["macro_f1"] == 1.0 and metrics["test_sentences"] == 3
+    assert set(metrics["test"]) == {"model", "majority", "weak", "tfidf_lr"} and set(metrics["test"]["model"]) == {
+        "macro_f1", "accuracy", "f1_accusation", "f1_denial", "f1_neutral"}
+    assert metrics["cv"] == systems and metrics["name_swap"] == {"consistency": 1.0}
+    assert scores["model"]["confusion"] == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
