@@ -14,6 +14,7 @@ complete model folder for `stance score --backend onnx --model <folder>`.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from pathlib import Path
 
@@ -34,6 +35,9 @@ def export_onnx(model_dir: Path, out_dir: Path, opset: int = 17) -> dict[str, in
     from onnxruntime.transformers.optimizer import optimize_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # no "Loading weights" bar in the stage's log
     model_dir, out_dir = Path(model_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # eager attention exports as plain ops that the optimizer can fuse into one Attention node
@@ -55,9 +59,17 @@ def export_onnx(model_dir: Path, out_dir: Path, opset: int = 17) -> dict[str, in
         fused = optimize_model(str(raw), model_type="bert", num_heads=model.config.num_attention_heads,
                                hidden_size=model.config.hidden_size)
         fused.save_model_to_file(str(fp32))
-    quantize_dynamic(str(fp32), str(out_dir / ONNX_FILES["onnx"]), weight_type=QuantType.QInt8, per_channel=True,
-                     op_types_to_quantize=["MatMul", "Attention"],
-                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    # quantize_dynamic logs "consider pre-processing" for any graph without its marker; the
+    # transformer optimizer above has done that work (fusion, shapes), so the notice only confuses
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(str(fp32), str(out_dir / ONNX_FILES["onnx"]), weight_type=QuantType.QInt8,
+                         per_channel=True, op_types_to_quantize=["MatMul", "Attention"],
+                         extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    finally:
+        root.setLevel(level)
     for name in COPIED:
         if (model_dir / name).exists():
             shutil.copy2(model_dir / name, out_dir / name)
