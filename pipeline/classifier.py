@@ -150,8 +150,10 @@ class StanceClassifier:
         """(n, 3) class probabilities in LABELS order, in the input order."""
         batch_size = batch_size or self.default_batch_size
         probs = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        if not texts:  # the tokenizer rejects an empty list
+            return probs
         # Sorted by token count, so that each batch pads to almost nothing; a cheap extra
-        # tokenisation pass (measured ~8% faster than sorting by characters).
+        # tokenisation pass (torch: ~20% faster than sorting by characters, docs/benchmarks.md).
         lengths = [len(ids) for ids in self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
                                                       return_attention_mask=False)["input_ids"]]
         order = sorted(range(len(texts)), key=lengths.__getitem__)

@@ -71,6 +71,11 @@ def test_predict_keeps_input_order_with_length_sorted_batches(trained):
     assert np.allclose(batched.sum(axis=1), 1, atol=1e-5)
 
 
+def test_predict_nothing_returns_no_rows(trained):
+    clf = StanceClassifier(trained.model, trained.tokenizer)
+    assert clf.predict_proba([]).shape == (0, len(LABELS)) and clf.predict([]) == []
+
+
 def test_class_weights_balance():
     w = class_weights(["denial"] * 6 + ["accusation"] * 2 + ["neutral"] * 1)
     assert w[LABELS.index("neutral")] > w[LABELS.index("accusation")] > w[LABELS.index("denial")]
