@@ -103,7 +103,7 @@ def cross_validate(recipes: dict[str, TrainConfig], eval_config: EvaluateConfig,
 
 
 def evaluation_metrics(predicted: list[str], train: list[dict], test: list[dict], crossval: dict,
-                 swap_consistency: dict, seed: int = 42) -> tuple[dict, dict]:
+                       swap_consistency: dict, seed: int = 42) -> tuple[dict, dict]:
     """metrics/evaluate.json from the model's labels for the test articles: the model beside
     the baselines (trained on `train`, the real-news sentences the model also saw), the
     seed-only reference model of the same held-out articles (from `crossval`), the CV

@@ -34,7 +34,6 @@ def export_onnx(model_dir: Path, out_dir: Path, opset: int = 17) -> dict[str, in
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers.optimizer import optimize_model
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # no "Loading weights" bar in the stage's log
