@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.augment import augment, name_pools, with_dispute  # noqa: E402
 from pipeline.corpus import load_authored  # noqa: E402
-from pipeline.io import read_jsonl  # noqa: E402
+from pipeline.io import file_md5, read_jsonl  # noqa: E402
 
 DATA, RESULTS = ROOT / "bench" / "data", ROOT / "bench" / "results"
 ARTICLE_SIZE = 25  # sentences per article in the generated files
@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "stance")
     parser.add_argument("--onnx-model", type=Path, default=ROOT / "models" / "stance-onnx")
     parser.add_argument("--reuse-pipeline", action="store_true",
-                        help="reuse the last transformers.pipeline run on the same sentences (bench/data/)")
+                        help="reuse the last transformers.pipeline run if its sentences and model weights are the same")
     parser.add_argument("--pipeline-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pipeline_child:  # run in a fresh process, so that its RSS is its own
@@ -132,10 +132,13 @@ def main() -> None:
                "median_words": words[len(words) // 2], "real_seed_sentences": len(real), "systems": {}}
 
     pipe_out = DATA / "pipeline_labels.json"
-    if not (args.reuse_pipeline and pipe_out.exists()):  # the slowest system: reusable across runs
+    # the slowest system: its run is reused only for the same sentences and the same weights
+    key = {"inputs_md5": file_md5(inputs), "model_md5": file_md5(args.model / "model.safetensors")}
+    pipe = json.loads(pipe_out.read_text()) if pipe_out.exists() else {}
+    if not (args.reuse_pipeline and pipe.get("key") == key):
         run = timed([sys.executable, __file__, "--model", str(args.model), "--pipeline-child", str(inputs), str(pipe_out)])
-        pipe_out.write_text(json.dumps({**json.loads(pipe_out.read_text()), "run": run}))
-    pipe = json.loads(pipe_out.read_text())
+        pipe = {**json.loads(pipe_out.read_text()), "run": run, "key": key}
+        pipe_out.write_text(json.dumps(pipe))
     results["systems"]["transformers.pipeline"] = {**pipe["run"], "model_seconds": round(pipe["model_seconds"], 1)}
     outputs = {}
     for name, backend, model in (("stance score (torch)", "torch", args.model),

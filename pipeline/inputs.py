@@ -101,7 +101,7 @@ def read_documents(specs: Iterable[str], config: InputConfig, report: Report, st
             else:
                 limit = config.max_article_bytes
                 raw = (stdin or sys.stdin.buffer).read(limit + 1) if path == "-" else read_limited(Path(path), limit)
-                yield Document(base, path, decode_article(Path(path), raw, config.max_article_bytes), kind == "html")
+                yield Document(base, path, decode_article(Path(path), raw, limit), kind == "html")
         except InputError as err:
             report(str(err))
         except OSError as err:
