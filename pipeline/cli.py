@@ -105,9 +105,10 @@ def split(params_path: Path = ParamsOption) -> None:
 @app.command()
 def crossval(params_path: Path = ParamsOption) -> None:
     """Leave-one-seed-article-out CV of the shipped recipe, the seed-only reference model and
-    the baselines: metrics/crossval.json."""
+    the baselines: metrics/crossval.json, and every system's out-of-fold label of each gold
+    sentence: metrics/crossval_predictions.jsonl."""
     from pipeline.evaluate import cross_validate
-    from pipeline.io import read_jsonl, write_json
+    from pipeline.io import read_jsonl, write_json, write_jsonl
     from pipeline.split import weak_only_articles
     from pipeline.train import seed_only
 
@@ -118,11 +119,16 @@ def crossval(params_path: Path = ParamsOption) -> None:
     recipes = {"shipped": cfg,  # what `train` trains, retrained per held-out seed article
                "seed_only": seed_only(cfg, params.evaluate.seed_only_epochs, params.evaluate.seed_only_learning_rate)}
     authored = _authored(params) if cfg.use_authored else []
-    result = cross_validate(recipes, params.evaluate, params.split, records, extra, authored)
+    result, predictions = cross_validate(recipes, params.evaluate, params.split, records, extra, authored,
+                                         reference="seed_only")
     write_json(paths.CROSSVAL_METRICS, result)
-    typer.echo("crossval: macro-F1 " + ", ".join(
-        f"{name} {result[name]['macro_f1_mean']:.3f}±{result[name]['macro_f1_std']:.3f}"
-        for name in ("shipped", "seed_only", "tfidf_lr", "weak", "majority")), err=True)
+    write_jsonl(paths.CROSSVAL_PREDICTIONS, predictions)
+    gap = result["shipped_minus_seed_only"]
+    typer.echo("crossval: macro-F1 mean over folds / pooled: " + ", ".join(
+        f"{name} {m['macro_f1_mean']:.3f}±{m['macro_f1_std']:.3f} / {m['macro_f1_pooled']:.3f}"
+        for name in ("shipped", "seed_only", "tfidf_lr", "weak", "majority") for m in [result[name]])
+        + f"; shipped minus seed-only, pooled: {gap['macro_f1_pooled']:+.3f} "
+        f"(95% interval {gap['ci95_low']:+.3f} to {gap['ci95_high']:+.3f})", err=True)
 
 
 def _authored(params: Params) -> list[dict]:

@@ -93,6 +93,8 @@ class EvaluateConfig(_Section):
     dispute_folds: int = Field(3, ge=2, description="grouped CV folds over authored disputes (leave-disputes-out)")
     seed_only_epochs: int = Field(10, ge=1, description="the seed-only reference model's epochs")
     seed_only_learning_rate: float = Field(2e-4, gt=0, lt=1, description="the seed-only reference model's learning rate")
+    bootstrap_resamples: int = Field(2000, ge=100, description="resamples of the held-out sentences for the "
+                                     "interval of shipped minus seed-only macro-F1")
 
 
 class MlflowConfig(_Section):

@@ -20,6 +20,7 @@ LABEL_METRICS = METRICS / "label.json"
 RULE_METRICS = METRICS / "labeling_functions.json"
 CORPUS_METRICS = METRICS / "corpus.json"
 CROSSVAL_METRICS = METRICS / "crossval.json"
+CROSSVAL_PREDICTIONS = METRICS / "crossval_predictions.jsonl"  # every system's out-of-fold label, per gold sentence
 GENERALIZATION_METRICS = METRICS / "generalization.json"
 EVALUATE_METRICS = METRICS / "evaluate.json"
 

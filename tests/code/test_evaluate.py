@@ -1,8 +1,8 @@
 import pytest
 
 from pipeline.config import EvaluateConfig, SplitConfig, TrainConfig
-from pipeline.evaluate import (cross_validate, evaluate_systems, evaluation_metrics, fit_majority, fit_tfidf_lr, score,
-                               summarise, weak_predictions)
+from pipeline.evaluate import (cross_validate, evaluate_systems, evaluation_metrics, fit_majority, fit_tfidf_lr,
+                               paired_bootstrap, score, summarise, weak_predictions)
 
 
 def test_score_per_class_and_confusion():
@@ -14,8 +14,8 @@ def test_score_per_class_and_confusion():
 
 
 def rows(article, items):
-    return [{"article_id": article, "text": t, "label": l, "label_source": "gold", "weak_label": w}
-            for t, l, w in items]
+    return [{"article_id": article, "sentence_id": f"{article}-{i}", "text": t, "label": l, "label_source": "gold",
+             "weak_label": w} for i, (t, l, w) in enumerate(items)]
 
 
 TRAIN = rows("a", [("They denied the claims", "denial", "denial"), ("Critics accused the firm of fraud", "accusation", None),
@@ -49,11 +49,35 @@ def test_cross_validate_holds_out_whole_articles():
                                         ("Activists alleged abuse", "accusation", "accusation")])
     authored = [{"text": "The regulator accused the bank of fraud", "label": "accusation", "dispute": "bank"}]
     recipes = {"seed_only": TrainConfig(use_authored=False), "shipped": TrainConfig(use_authored=True)}
-    result = cross_validate(recipes, EvaluateConfig(), SplitConfig(), records, authored=authored, fit=fake_fit)
+    result, predictions = cross_validate(recipes, EvaluateConfig(), SplitConfig(), records, authored=authored,
+                                         fit=fake_fit, reference="seed_only")
     assert result["folds"] == 3
     assert seen == [{"b", "c"}, {"b", "c", None}, {"a", "c"}, {"a", "c", None}, {"a", "b"}, {"a", "b", None}]
-    assert set(result["shipped"]) == {"macro_f1_mean", "macro_f1_std", "accuracy_mean", "accuracy_std"}
-    assert {"seed_only", "shipped", "tfidf_lr", "weak", "majority"} <= set(result)
+    assert set(result["shipped"]) == {"macro_f1_mean", "macro_f1_std", "accuracy_mean", "accuracy_std",
+                                      "macro_f1_pooled", "accuracy_pooled"}
+    assert {"seed_only", "shipped", "tfidf_lr", "weak", "majority", "shipped_minus_seed_only"} <= set(result)
+    # one out-of-fold row per gold sentence, each system's label beside the truth
+    assert sorted(p["sentence_id"] for p in predictions) == sorted(r["sentence_id"] for r in records)
+    assert all({"label", "shipped", "seed_only", "tfidf_lr", "weak", "majority"} <= set(p) for p in predictions)
+    weak_pooled = score([p["label"] for p in predictions], [p["weak"] for p in predictions])
+    assert result["weak"]["macro_f1_pooled"] == weak_pooled["macro_f1"]
+    gap = result["shipped_minus_seed_only"]
+    assert gap["macro_f1_pooled"] == pytest.approx(
+        result["shipped"]["macro_f1_pooled"] - result["seed_only"]["macro_f1_pooled"], abs=2e-4)
+    assert gap["ci95_low"] <= gap["macro_f1_pooled"] <= gap["ci95_high"]
+
+
+def test_paired_bootstrap_interval_brackets_the_difference():
+    truth = ["accusation", "denial", "neutral"] * 20
+    better = list(truth)
+    worse = list(truth[:40]) + ["denial"] * 20  # wrong on a third of the sentences
+    result = paired_bootstrap(truth, better, worse, resamples=500, seed=1)
+    assert result["macro_f1_pooled"] > 0.2
+    assert 0 < result["ci95_low"] <= result["macro_f1_pooled"] <= result["ci95_high"]
+    assert result["share_of_resamples_above_zero"] == 1.0 and result["resamples"] == 500
+    same = paired_bootstrap(truth, worse, worse, resamples=200, seed=1)
+    assert same["macro_f1_pooled"] == same["ci95_low"] == same["ci95_high"] == 0.0
+    assert paired_bootstrap(truth, better, worse, 500, seed=1) == result  # seeded
 
 
 def test_summarise_mean_and_std():

@@ -40,6 +40,12 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
     assert set(metrics["test"]) == {"model", "majority", "weak", "tfidf_lr"}
     assert all(0 <= s["macro_f1"] <= 1 for s in metrics["test"].values())
     assert metrics["cv"]["shipped"]["macro_f1_mean"] >= 0 and metrics["cv"]["seed_only"]["macro_f1_mean"] >= 0
+    gap = json.loads((project / "metrics/crossval.json").read_text())["shipped_minus_seed_only"]
+    assert gap["ci95_low"] <= gap["macro_f1_pooled"] <= gap["ci95_high"]
+    out_of_fold = [json.loads(line) for line in (project / "metrics/crossval_predictions.jsonl").read_text().splitlines()]
+    gold = [json.loads(line) for line in (project / "data/labeled.jsonl").read_text().splitlines()]
+    assert sorted(r["sentence_id"] for r in out_of_fold) == sorted(r["sentence_id"] for r in gold
+                                                                   if r["label_source"] == "gold")
     assert 0 <= metrics["name_swap"]["consistency"] <= 1
     generalization = json.loads((project / "metrics/generalization.json").read_text())
     assert set(generalization["leave_disputes_out"]) >= {"model", "seed_only", "tfidf_lr", "weak", "majority"}
@@ -53,8 +59,8 @@ def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
         keys = {k for (k,) in db.execute("select key from metrics where run_uuid = ?", (card["mlflow_run_id"],))}
         tags = dict(db.execute("select key, value from tags where run_uuid = ?", (card["mlflow_run_id"],)))
         alias = db.execute("select alias, version from registered_model_aliases").fetchall()
-    assert {"train_loss", "valid_loss", "valid_macro_f1", "test.model.macro_f1",
-            "cv.shipped.macro_f1_mean", "cv.tfidf_lr.macro_f1_mean", "generalization.seed_gold.model.macro_f1"} <= keys
+    assert {"train_loss", "valid_loss", "valid_macro_f1", "test.model.macro_f1", "cv.shipped.macro_f1_mean",
+            "cv.shipped.macro_f1_pooled", "cv.tfidf_lr.macro_f1_mean", "generalization.seed_gold.model.macro_f1"} <= keys
     assert len(tags["git_commit"]) == 40 and "data.data/labeled.jsonl" in tags
     assert alias == [("champion", 1)]
 
