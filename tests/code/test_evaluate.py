@@ -1,8 +1,9 @@
+import numpy as np
 import pytest
 
 from pipeline.config import EvaluateConfig, SplitConfig, TrainConfig
 from pipeline.evaluate import (cross_validate, evaluate_systems, evaluation_metrics, fit_majority, fit_tfidf_lr,
-                               paired_bootstrap, score, summarise, weak_predictions)
+                               macro_f1_rows, paired_bootstrap, score, summarise, weak_predictions)
 
 
 def test_score_per_class_and_confusion():
@@ -65,6 +66,17 @@ def test_cross_validate_holds_out_whole_articles():
     assert gap["macro_f1_pooled"] == pytest.approx(
         result["shipped"]["macro_f1_pooled"] - result["seed_only"]["macro_f1_pooled"], abs=2e-4)
     assert gap["ci95_low"] <= gap["macro_f1_pooled"] <= gap["ci95_high"]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_macro_f1_rows_equals_sklearn_per_row(seed):
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(seed)
+    truth, predicted = rng.integers(0, 3, size=(40, 7)), rng.integers(0, 3, size=(40, 7))  # short rows: absent classes
+    truth[0] = predicted[0] = 1  # one class only
+    expected = [f1_score(t, p, labels=[0, 1, 2], average="macro", zero_division=0) for t, p in zip(truth, predicted)]
+    assert macro_f1_rows(truth, predicted) == pytest.approx(expected)
 
 
 def test_paired_bootstrap_interval_brackets_the_difference():
