@@ -46,7 +46,7 @@ class ScoreConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     batch_size: int | None = Field(None, ge=1, description="sentences per model call; None = 32 on CPU, 256 on GPU")
     # A wider window sorts more sentences by length at once, so batches pad less: onnx int8
-    # +11% at 4,096 over 512, torch unchanged, memory a few MB (docs/benchmarks.md).
+    # +11% at 4,096 over 512, torch unchanged, peak RSS +40 MB (docs/benchmarks.md).
     window: int = Field(4096, ge=1, description="sentences gathered before predicting (bounds memory)")
 
 
