@@ -96,7 +96,7 @@ def large_run(n: int, onnx_model: Path) -> dict:
     out = {}
     for size in (n // 10, n):
         texts, _ = real_length_sentences(size, seed=1)
-        inputs = DATA / f"sentences_{size}.jsonl"
+        inputs = DATA / f"rss_sentences_{size}.jsonl"  # not the main run's file, which --reuse-pipeline keys on
         write_inputs(texts, inputs)
         run = stance_score(inputs, DATA / "out_big.jsonl", "onnx", onnx_model)
         out[str(size)] = {"sentences": size, "backend": "onnx", **run, "sentences_per_s": round(size / run["seconds"], 1)}
@@ -151,6 +151,8 @@ def main() -> None:
         row["speedup_vs_pipeline"] = round(base / row["seconds"], 2)
 
     labels = {"transformers.pipeline": pipe["labels"], **{n: labels_of(p) for n, p in outputs.items()}}
+    # the reference for the GPU benchmark's agreement check (gpu_bench.py --cpu-labels)
+    (DATA / "labels_torch_cpu.json").write_text(json.dumps(labels["stance score (torch)"]))
     is_real = [t in real for t in texts]
     agreement = {}
     for a, b in (("stance score (torch)", "stance score (onnx int8)"), ("transformers.pipeline", "stance score (torch)")):

@@ -20,7 +20,9 @@ Article summary (SUMMARY_COLUMNS):
 from __future__ import annotations
 
 import re
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -48,6 +50,9 @@ class ScoreConfig(BaseModel):
     # A wider window sorts more sentences by length at once, so batches pad less: onnx int8
     # +11% at 4,096 over 512, torch unchanged, peak RSS +40 MB (docs/benchmarks.md).
     window: int = Field(4096, ge=1, description="sentences gathered before predicting (bounds memory)")
+    # pysbd segments ~500 sentences/s per core: far slower than a GPU scores them.
+    workers: int = Field(0, ge=0, description="processes that segment articles while the model runs; 0 = none, "
+                                              "segment in this process")
 
 
 @dataclass
@@ -85,12 +90,55 @@ class ScoredWindow:
 
 
 Predict = Callable[[list[str]], "object"]  # texts -> (n, 3) probabilities
+LOOKAHEAD = 16  # documents in flight per segmentation worker
 
 
 def document_sentences(doc: Document, config: SegmentConfig, boilerplate: list[re.Pattern]) -> Iterable[Sentence]:
     if doc.sentences is not None:
         return doc.sentences
     return segment_article(Article(doc.article_id, doc.source, doc.text or "", doc.is_html), config, boilerplate)
+
+
+def segmented(documents: Iterable[Document], segment_config: SegmentConfig, boilerplate: list[re.Pattern],
+              workers: int = 0) -> Iterator[tuple[Document, Iterable[Sentence]]]:
+    """Each document with its sentences, in input order. With workers, articles are segmented in
+    that many processes, at most LOOKAHEAD documents per worker ahead of the consumer, so memory
+    stays bounded and the model scores one window while the next is segmented."""
+    if not workers:
+        for doc in documents:
+            yield doc, document_sentences(doc, segment_config, boilerplate)
+        return
+    pool = None  # started at the first article to segment: pre-split input needs none
+    ahead: deque[tuple[Document, Future]] = deque()
+    try:
+        for doc in documents:
+            if doc.sentences is None:
+                pool = pool or _segmentation_pool(workers)
+                job = pool.submit(document_sentences, doc, segment_config, boilerplate)
+            else:  # read now: a pre-split article's sentences stream lazily from its shared file
+                job = Future()
+                job.set_result(list(doc.sentences))
+            ahead.append((doc, job))
+            if len(ahead) > workers * LOOKAHEAD:
+                doc, job = ahead.popleft()
+                yield doc, job.result()
+        while ahead:
+            doc, job = ahead.popleft()
+            yield doc, job.result()
+    finally:
+        if pool:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _segmentation_pool(workers: int):
+    import multiprocessing
+    import signal
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent may hold CUDA state or thread pools that a fork copies half-made.
+    # Workers ignore Ctrl-C: the parent alone stops the run, without a traceback per worker.
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
 
 
 def score_documents(config: ScoreConfig, documents: Iterable[Document], predict_proba: Predict,
@@ -110,9 +158,9 @@ def score_documents(config: ScoreConfig, documents: Iterable[Document], predict_
         closed.clear()
         return ScoredWindow(rows, finished)
 
-    for doc in documents:
+    for doc, sentences in segmented(documents, segment_config, boilerplate, config.workers):
         open_articles[doc.article_id] = ArticleSummary(doc.article_id, doc.source)
-        for sentence in document_sentences(doc, segment_config, boilerplate):
+        for sentence in sentences:
             pending.append(sentence)
             if len(pending) >= config.window:
                 yield flush()

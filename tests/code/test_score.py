@@ -1,6 +1,7 @@
 """The score stage (windows, summaries) and the resumable run around it, with a
 keyword predictor so that expected labels are obvious."""
 
+import json
 import re
 
 import numpy as np
@@ -8,8 +9,8 @@ import pytest
 
 from pipeline.batch_scoring import run_batch_scoring, summary_path_for
 from pipeline.config import SegmentConfig
-from pipeline.inputs import Document, InputConfig
-from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, score_documents
+from pipeline.inputs import Document, InputConfig, read_documents
+from pipeline.score import LOOKAHEAD, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, score_documents, segmented
 from pipeline.tables import Table
 
 
@@ -47,6 +48,27 @@ def test_windows_cover_every_sentence_once_and_finish_every_article(window):
     assert summaries["a"]["top_accusation_sentence_id"] == rows[1]["sentence_id"]
     assert summaries["c"]["sentences"] == 0 and summaries["c"]["mean_confidence"] is None
     assert all(ARTICLES[r["article_id"]][r["start"]:r["end"]] == r["text"] for r in rows)
+
+
+def test_segmentation_workers_give_the_same_sentences_in_the_same_order():
+    # more documents than the workers hold in flight, pre-split ones among them
+    many = [Document(f"{aid}{i}", f"{aid}{i}.txt", ARTICLES[aid]) for i in range(2 * LOOKAHEAD) for aid in ARTICLES]
+    many.insert(5, Document("pre", "-", None, sentences=[]))
+    inline = [(doc.article_id, list(sents)) for doc, sents in segmented(many, SegmentConfig(), [], workers=0)]
+    pooled = [(doc.article_id, list(sents)) for doc, sents in segmented(many, SegmentConfig(), [], workers=2)]
+    assert pooled == inline and len(inline) == len(many)
+
+
+def test_segmentation_workers_keep_pre_split_sentences_read_lazily_from_one_file(tmp_path):
+    lines = [{"article_id": f"a{i // 3}", "text": f"Sentence {i} of the file."} for i in range(30)]
+    path = tmp_path / "sentences.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+
+    def texts(workers):
+        documents = read_documents([str(path)], InputConfig(sentences=True), report=print)
+        return [s.text for _, sents in segmented(documents, SegmentConfig(), [], workers) for s in sents]
+
+    assert texts(2) == texts(0) == [line["text"] for line in lines]
 
 
 def write_articles(folder, ids=ARTICLES):
