@@ -45,6 +45,14 @@ def test_each_output_format(root, tiny_model, inputs, tmp_path, suffix, monkeypa
     assert "Rights groups accused" in (tmp_path / "r.html").read_text()
 
 
+def test_segmentation_workers_give_the_same_rows(root, tiny_model, inputs, tmp_path, monkeypatch):
+    monkeypatch.chdir(root)
+    for workers in (0, 2):
+        result = score(inputs, "-o", tmp_path / f"w{workers}.jsonl", "--model", tiny_model, "--workers", workers, root=root)
+        assert result.exit_code == 0, result.output
+    assert (tmp_path / "w2.jsonl").read_text() == (tmp_path / "w0.jsonl").read_text() != ""
+
+
 def test_bad_inputs_give_exit_code_3_and_one_line_each(root, tiny_model, inputs, tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     (inputs / "empty.txt").write_text("")
