@@ -103,7 +103,9 @@ def segmented(documents: Iterable[Document], segment_config: SegmentConfig, boil
               workers: int = 0) -> Iterator[tuple[Document, Iterable[Sentence]]]:
     """Each document with its sentences, in input order. With workers, articles are segmented in
     that many processes, at most LOOKAHEAD documents per worker ahead of the consumer, so memory
-    stays bounded and the model scores one window while the next is segmented."""
+    stays bounded and the model scores one window while the next is segmented. As with
+    `read_documents`, a pre-split document's sentences are read lazily: consume them before
+    asking for the next document."""
     if not workers:
         for doc in documents:
             yield doc, document_sentences(doc, segment_config, boilerplate)
@@ -112,22 +114,27 @@ def segmented(documents: Iterable[Document], segment_config: SegmentConfig, boil
     ahead: deque[tuple[Document, Future]] = deque()
     try:
         for doc in documents:
-            if doc.sentences is None:
-                pool = pool or _segmentation_pool(workers)
-                job = pool.submit(document_sentences, doc, segment_config, boilerplate)
-            else:  # read now: a pre-split article's sentences stream lazily from its shared file
-                job = Future()
-                job.set_result(list(doc.sentences))
-            ahead.append((doc, job))
+            if doc.sentences is not None:
+                # Pre-split: nothing to segment. Its sentences stream from a file shared with
+                # the next documents, so it goes out (after those ahead of it) before the next is read.
+                while ahead:
+                    yield _finished(ahead.popleft())
+                yield doc, doc.sentences
+                continue
+            pool = pool or _segmentation_pool(workers)
+            ahead.append((doc, pool.submit(document_sentences, doc, segment_config, boilerplate)))
             if len(ahead) > workers * LOOKAHEAD:
-                doc, job = ahead.popleft()
-                yield doc, job.result()
+                yield _finished(ahead.popleft())
         while ahead:
-            doc, job = ahead.popleft()
-            yield doc, job.result()
+            yield _finished(ahead.popleft())
     finally:
         if pool:
             pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _finished(job: tuple[Document, Future]) -> tuple[Document, list[Sentence]]:
+    doc, sentences = job
+    return doc, sentences.result()
 
 
 def _segmentation_pool(workers: int):

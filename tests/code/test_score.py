@@ -71,6 +71,19 @@ def test_segmentation_workers_keep_pre_split_sentences_read_lazily_from_one_file
     assert texts(2) == texts(0) == [line["text"] for line in lines]
 
 
+def test_segmentation_workers_read_no_document_past_a_pre_split_one():
+    # its sentences stream from the file: holding it back would mean holding all of them
+    pulled = []
+
+    def documents():
+        for i, aid in enumerate("abc"):
+            pulled.append(aid)
+            yield Document(aid, "-", None, sentences=iter([])) if i == 1 else Document(aid, f"{aid}.txt", ARTICLES[aid])
+
+    seen = {doc.article_id: list(pulled) for doc, _ in segmented(documents(), SegmentConfig(), [], workers=2)}
+    assert seen["b"] == ["a", "b"] and list(seen) == ["a", "b", "c"]
+
+
 def write_articles(folder, ids=ARTICLES):
     folder.mkdir(exist_ok=True)
     for aid in ids:
