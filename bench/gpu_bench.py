@@ -71,19 +71,15 @@ def run_cli(args: list[str]) -> dict:
             "startup_s": round(wall - in_process, 2), "line": line}
 
 
-def model_only(model_dir: Path, texts: list[str], batch_size: int, device: str, max_length: int) -> dict:
+def model_only(model_dir: Path, texts: list[str], batch_size: int, device: str, max_length: int) -> tuple[dict, object]:
     import torch
 
     from pipeline.classifier import StanceClassifier
 
     classifier = StanceClassifier.load(model_dir, device=device, max_length=max_length)
-    runner, tok = classifier.runner, classifier.tokenizer
-    started = time.perf_counter()
-    lengths = [len(ids) for ids in tok(texts, truncation=True, max_length=max_length)["input_ids"]]
-    order = sorted(range(len(texts)), key=lengths.__getitem__)
-    batches = [tok([texts[i] for i in order[s:s + batch_size]], padding=True, truncation=True,
-                   max_length=max_length, return_tensors="pt").to(runner.device)
-               for s in range(0, len(order), batch_size)]
+    runner = classifier.runner
+    started = time.perf_counter()  # the batches `stance score` runs, moved to the device
+    batches = [batch.to(runner.device) for _, batch in classifier.batches(texts, batch_size)]
     tokenise_s = time.perf_counter() - started
 
     def forward_all(dtype: str) -> float:
@@ -112,14 +108,13 @@ def model_only(model_dir: Path, texts: list[str], batch_size: int, device: str, 
 
 
 def segmentation_rate(articles: Path, limit: int) -> dict:
+    from pipeline.cli import _boilerplate
     from pipeline.config import load_params
     from pipeline.io import Article
-    from pipeline.segment import compile_boilerplate, segment_article
-    import yaml
+    from pipeline.segment import segment_article
 
     params = load_params(ROOT / "configs" / "params.yaml")
-    rules = yaml.safe_load((ROOT / params.segment.boilerplate_path).read_text(encoding="utf-8"))["drop_lines"]
-    boilerplate = compile_boilerplate(rules)
+    boilerplate = _boilerplate(params)
     records = list(read_jsonl(articles))[:limit]
     started = time.perf_counter()
     n = sum(len(segment_article(Article(r["id"], "bench", r["text"]), params.segment, boilerplate)) for r in records)

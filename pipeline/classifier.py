@@ -12,7 +12,7 @@ Weights load only from safetensors or ONNX; no remote code is ever trusted.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -124,8 +124,12 @@ class StanceClassifier:
         return self.runner.device
 
     @property
+    def on_gpu(self) -> bool:
+        return getattr(self.device, "type", "cpu") == "cuda"
+
+    @property
     def default_batch_size(self) -> int:
-        return GPU_BATCH if getattr(self.device, "type", "cpu") == "cuda" else CPU_BATCH
+        return GPU_BATCH if self.on_gpu else CPU_BATCH
 
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "auto", max_length: int = 128,
@@ -148,10 +152,15 @@ class StanceClassifier:
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """(n, 3) class probabilities in LABELS order, in the input order."""
-        batch_size = batch_size or self.default_batch_size
         probs = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        for idx, batch in self.batches(texts, batch_size or self.default_batch_size):
+            probs[idx] = softmax(self.runner(batch))
+        return probs
+
+    def batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[list[int], object]]:
+        """(input positions, padded model inputs) of every batch, shortest first."""
         if not texts:  # the tokenizer rejects an empty list
-            return probs
+            return
         # Tokenised once; sorted by token count, so that each batch pads to almost nothing
         # (torch: ~20% faster than sorting by characters), then padded batch by batch
         # (tokenizer.pad: the same tensors as a second tokenizer call, ~3x cheaper; docs/benchmarks.md).
@@ -159,10 +168,8 @@ class StanceClassifier:
         order = sorted(range(len(texts)), key=lambda i: len(encoded["input_ids"][i]))
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            batch = self.tokenizer.pad({key: [column[i] for i in idx] for key, column in encoded.items()},
-                                       padding=True, return_tensors=self.runner.tensors)
-            probs[idx] = softmax(self.runner(batch))
-        return probs
+            yield idx, self.tokenizer.pad({key: [column[i] for i in idx] for key, column in encoded.items()},
+                                          padding=True, return_tensors=self.runner.tensors)
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[Prediction]:
         return [to_prediction(row) for row in self.predict_proba(texts, batch_size)]

@@ -410,8 +410,7 @@ def default_workers(classifier) -> int:
     every core: a worker gained nothing on 2 cores (docs/benchmarks.md)."""
     from pipeline.classifier import cpu_count
 
-    on_gpu = getattr(classifier.device, "type", "cpu") == "cuda"
-    return min(16, cpu_count() - 1) if on_gpu else 0
+    return min(16, cpu_count() - 1) if classifier.on_gpu else 0
 
 
 def _boilerplate(params: Params) -> list:
