@@ -125,23 +125,30 @@ def cross_validate(recipes: dict[str, TrainConfig], eval_config: EvaluateConfig,
     if reference:
         for name in sorted(set(recipes) - {reference}):
             metrics[f"{name}_minus_{reference}"] = paired_bootstrap(
-                truth, [p[name] for p in predictions], [p[reference] for p in predictions],
+                truth, [[p[name] for p in predictions]], [[p[reference] for p in predictions]],
                 eval_config.bootstrap_resamples, split_config.seed)
     return metrics, predictions
 
 
-def paired_bootstrap(truth: list[str], a: list[str], b: list[str], resamples: int, seed: int) -> dict:
-    """Macro-F1 of labels `a` minus that of `b` on the same sentences, with a 95% percentile
+def paired_bootstrap(truth: list[str], a: list[list[str]], b: list[list[str]], resamples: int, seed: int) -> dict:
+    """Macro-F1 of system `a` minus that of `b` on the same sentences, with a 95% percentile
     interval from resampling the sentences (paired: both systems see the same resample).
+    `a` and `b` are each one or more runs' labels of the sentences (e.g. one per training
+    seed); a system's figure is the mean macro-F1 of its runs, so seed luck averages out.
     Sentences of one article are not independent, so the interval is, if anything, narrow."""
     index = {label: i for i, label in enumerate(LABELS)}
-    truth, a, b = (np.array([index[label] for label in labels]) for labels in (truth, a, b))
+    truth = np.array([index[label] for label in truth])
+    a, b = (np.array([[index[label] for label in run] for run in runs]) for runs in (a, b))
     draws = np.random.default_rng(seed).integers(0, len(truth), size=(resamples, len(truth)))
-    differences = macro_f1_rows(truth[draws], a[draws]) - macro_f1_rows(truth[draws], b[draws])
+
+    def mean_f1(runs: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return np.mean([macro_f1_rows(truth[rows], run[rows]) for run in runs], axis=0)
+
+    differences = mean_f1(a, draws) - mean_f1(b, draws)
     low, high = np.percentile(differences, [2.5, 97.5])
-    whole = macro_f1_rows(truth[None], a[None])[0] - macro_f1_rows(truth[None], b[None])[0]
-    return {"macro_f1_pooled": round(float(whole), 4), "ci95_low": round(float(low), 4),
-            "ci95_high": round(float(high), 4),
+    whole = np.arange(len(truth))[None]
+    return {"macro_f1_pooled": round(float((mean_f1(a, whole) - mean_f1(b, whole))[0]), 4),
+            "ci95_low": round(float(low), 4), "ci95_high": round(float(high), 4),
             "share_of_resamples_above_zero": round(float((differences > 0).mean()), 4), "resamples": resamples}
 
 

@@ -83,13 +83,26 @@ def test_paired_bootstrap_interval_brackets_the_difference():
     truth = ["accusation", "denial", "neutral"] * 20
     better = list(truth)
     worse = list(truth[:40]) + ["denial"] * 20  # wrong on a third of the sentences
-    result = paired_bootstrap(truth, better, worse, resamples=500, seed=1)
+    result = paired_bootstrap(truth, [better], [worse], resamples=500, seed=1)
     assert result["macro_f1_pooled"] > 0.2
     assert 0 < result["ci95_low"] <= result["macro_f1_pooled"] <= result["ci95_high"]
     assert result["share_of_resamples_above_zero"] == 1.0 and result["resamples"] == 500
-    same = paired_bootstrap(truth, worse, worse, resamples=200, seed=1)
+    same = paired_bootstrap(truth, [worse], [worse], resamples=200, seed=1)
     assert same["macro_f1_pooled"] == same["ci95_low"] == same["ci95_high"] == 0.0
-    assert paired_bootstrap(truth, better, worse, 500, seed=1) == result  # seeded
+    assert paired_bootstrap(truth, [better], [worse], 500, seed=1) == result  # seeded
+
+
+def test_paired_bootstrap_averages_the_runs_of_each_system():
+    truth = ["accusation", "denial", "neutral"] * 20
+    better = list(truth)
+    worse = list(truth[:40]) + ["denial"] * 20
+    one_run = paired_bootstrap(truth, [better], [worse], resamples=300, seed=2)["macro_f1_pooled"]
+    # two runs of `a`, one as good as b's: half the gap; runs of equal systems: no gap
+    half = paired_bootstrap(truth, [better, worse], [worse, worse], resamples=300, seed=2)
+    assert half["macro_f1_pooled"] == pytest.approx(one_run / 2, abs=1e-4)
+    assert 0 < half["ci95_low"] <= half["macro_f1_pooled"] <= half["ci95_high"]
+    level = paired_bootstrap(truth, [better, worse], [worse, better], resamples=300, seed=2)
+    assert level["macro_f1_pooled"] == level["ci95_low"] == level["ci95_high"] == 0.0
 
 
 def test_summarise_mean_and_std():
