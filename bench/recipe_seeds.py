@@ -107,11 +107,35 @@ def summarise_units(units: list[dict], resamples: int, seed: int) -> dict:
     return summary
 
 
-def main() -> None:
+def run_units(args: argparse.Namespace, params) -> None:
+    """Every (seed, recipe) unit asked for, each appended to OUT/recipe_seeds.jsonl when done."""
     from pipeline.classifier import pick_device
-    from pipeline.config import load_params
     from pipeline.corpus import load_authored
     from pipeline.io import file_md5, read_jsonl
+
+    records = list(read_jsonl(ROOT / "data" / "labeled.jsonl"))
+    authored = load_authored(ROOT / params.corpus.path)
+    # what a unit ran on, so that units of other data, params or devices are never summarised together
+    inputs = {"device": pick_device(args.device).type, "labeled_md5": file_md5(ROOT / "data" / "labeled.jsonl"),
+              "authored_md5": file_md5(ROOT / params.corpus.path),
+              "train": params.train.model_dump(exclude={"device", "gpu_batch_size", "threads", "seed", "base_model"}),
+              "evaluate": params.evaluate.model_dump(include={"seed_only_epochs", "seed_only_learning_rate"})}
+    base = {"device": args.device, "gpu_batch_size": params.train.batch_size,
+            **({"base_model": args.base_model} if args.base_model else {})}
+    started = time.perf_counter()
+    for seed, (name, overrides) in itertools.product(args.seeds, args.recipe):
+        if time.perf_counter() - started > args.stop_after:
+            print(f"stopping: {args.stop_after:.0f} s passed", file=sys.stderr)
+            break
+        row = {**run_unit(name, overrides, seed, base, params, records, authored, args.lodo), "inputs": inputs}
+        with open(args.out / UNITS, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(json.dumps({k: v for k, v in row.items() if k not in ("labels", "loao_per_fold", "inputs")}), flush=True)
+
+
+def main() -> None:
+    from pipeline.config import load_params
+    from pipeline.io import read_jsonl
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-model", help="base model folder [default: train.base_model of the params]")
@@ -127,24 +151,9 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(ROOT / "configs" / "params.yaml")
-    records = list(read_jsonl(ROOT / "data" / "labeled.jsonl"))
-    authored = load_authored(ROOT / params.corpus.path)
-    # what a unit ran on, so that units of other data, params or devices are never summarised together
-    inputs = {"device": pick_device(args.device).type, "labeled_md5": file_md5(ROOT / "data" / "labeled.jsonl"), "authored_md5": file_md5(ROOT / params.corpus.path),
-              "train": params.train.model_dump(exclude={"device", "gpu_batch_size", "threads", "seed", "base_model"}),
-              "evaluate": params.evaluate.model_dump(include={"seed_only_epochs", "seed_only_learning_rate"})}
-    base = {"device": args.device, "gpu_batch_size": params.train.batch_size,
-            **({"base_model": args.base_model} if args.base_model else {})}
     args.out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    for seed, (name, overrides) in itertools.product(args.seeds, args.recipe):
-        if time.perf_counter() - started > args.stop_after:
-            print(f"stopping: {args.stop_after:.0f} s passed", file=sys.stderr)
-            break
-        row = {**run_unit(name, overrides, seed, base, params, records, authored, args.lodo), "inputs": inputs}
-        with open(args.out / UNITS, "a") as f:
-            f.write(json.dumps(row) + "\n")
-        print(json.dumps({k: v for k, v in row.items() if k not in ("labels", "loao_per_fold", "inputs")}), flush=True)
+    if args.recipe:  # else only the summary, which needs neither the data nor the model
+        run_units(args, params)
     units = list(read_jsonl(args.out / UNITS))  # every unit so far, this run's and earlier ones
     summary = summarise_units(units, params.evaluate.bootstrap_resamples, params.split.seed)
     (args.out / SUMMARY).write_text(json.dumps(summary, indent=1) + "\n")
