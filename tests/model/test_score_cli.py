@@ -94,7 +94,30 @@ def test_onnx_export_agrees_with_torch(root, tiny_model, inputs, tmp_path, monke
     torch_probs = StanceClassifier.load(tiny_model).predict_proba(texts)
     fp32 = StanceClassifier.load(onnx_dir, backend="onnx-fp32").predict_proba(texts)
     int8 = StanceClassifier.load(onnx_dir, backend="onnx").predict_proba(texts)
-    assert np.abs(fp32 - torch_probs).max() < 1e-4
+    assert np.abs(fp32 - torch_probs).max() < 1e-4  # the first-token last layer changes nothing
     assert int8.shape == (len(texts), 3) and np.allclose(int8.sum(axis=1), 1, atol=1e-5)
+    # batches on one thread or run two at a time: the same batches, so the same numbers
+    single = StanceClassifier.load(onnx_dir, backend="onnx", threads=1)
+    double = StanceClassifier.load(onnx_dir, backend="onnx", threads=2)
+    assert (single.runner.workers, double.runner.workers) == (1, 2)
+    assert np.array_equal(single.predict_proba(texts, 2), double.predict_proba(texts, 2))
     result = score(inputs, "-o", tmp_path / "o.jsonl", "--backend", "onnx", "--model", onnx_dir, root=root)
     assert result.exit_code == 0, result.output
+
+
+def test_the_export_computes_the_last_layer_for_the_first_token_only(tiny_model):
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from pipeline.export import first_token_last_layer
+
+    model = AutoModelForSequenceClassification.from_pretrained(str(tiny_model), attn_implementation="eager").eval()
+    tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
+    batch = tokenizer(ARTICLE.splitlines() + ["Short."], padding=True, return_tensors="pt")
+    with torch.inference_mode():
+        full = model(**batch).logits
+        assert first_token_last_layer(model, batch)
+        hidden = model.bert(**batch).last_hidden_state
+        trimmed = model(**batch).logits
+    assert hidden.shape[1] == 1 < batch["input_ids"].shape[1]  # one position out of the last layer
+    assert torch.allclose(full, trimmed, atol=1e-5)

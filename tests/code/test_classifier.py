@@ -1,0 +1,63 @@
+"""The classifier's pure helpers: ordered parallel batches, softmax."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from pipeline.classifier import ordered_map, softmax
+
+
+@pytest.mark.parametrize("workers", [0, 1, 2, 4])
+def test_ordered_map_keeps_the_input_order(workers):
+    def slow_for_even(n):  # even items finish last, so a pool that yields as done would reorder them
+        time.sleep(0.01 if n % 2 == 0 else 0)
+        return n * n
+
+    assert list(ordered_map(slow_for_even, range(20), workers)) == [(n, n * n) for n in range(20)]
+
+
+@pytest.mark.parametrize("workers", [2, 3])
+def test_ordered_map_takes_at_most_two_items_per_worker_ahead(workers):
+    taken, lock = [], threading.Lock()
+
+    def items():
+        for n in range(50):
+            with lock:
+                taken.append(n)
+            yield n
+
+    for n, _ in ordered_map(lambda x: x, items(), workers):
+        assert len(taken) - n <= 2 * workers + 1  # n has been yielded; what was read past it
+
+
+def test_ordered_map_runs_calls_at_once():
+    running, peak, lock = [0], [0], threading.Lock()
+
+    def call(_):
+        with lock:
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.02)
+        with lock:
+            running[0] -= 1
+
+    list(ordered_map(call, range(8), 2))
+    assert peak[0] == 2
+
+
+def test_ordered_map_passes_errors_on():
+    def boom(n):
+        if n == 3:
+            raise ValueError("bad batch")
+        return n
+
+    with pytest.raises(ValueError, match="bad batch"):
+        list(ordered_map(boom, range(6), 2))
+
+
+def test_softmax_rows_sum_to_one_and_keep_the_argmax():
+    logits = np.array([[1.0, 2.0, 0.5], [1000.0, -1000.0, 0.0]])
+    probs = softmax(logits)
+    assert np.allclose(probs.sum(axis=1), 1) and list(probs.argmax(axis=1)) == [1, 0]
