@@ -90,6 +90,7 @@ def test_onnx_export_agrees_with_torch(root, tiny_model, inputs, tmp_path, monke
     assert CliRunner().invoke(app, ["export", "--model", str(tiny_model), "-o", str(onnx_dir)]).exit_code == 0
     assert {"model.onnx", "model.int8.onnx", "config.json", "tokenizer.json"} <= {
         p.name for p in onnx_dir.iterdir()}
+    assert json.loads((onnx_dir / "card.json").read_text())["onnx"]["last_layer_first_token_only"] is True
     texts = ARTICLE.splitlines() + ["A much longer sentence, with clauses, that the ministry said was false."]
     torch_probs = StanceClassifier.load(tiny_model).predict_proba(texts)
     fp32 = StanceClassifier.load(onnx_dir, backend="onnx-fp32").predict_proba(texts)
