@@ -91,7 +91,8 @@ def first_token_last_layer(model, example) -> bool:
     its query, attention output and feed-forward for every other token are wasted work:
     10 of every 72 weight multiplications per token in a 6-layer encoder. Keys and values
     still come from every token, so the logits are the same (checked here on `example`;
-    max |difference| ~5e-7 on the seed sentences). Returns whether the model was changed; other architectures export as they are.
+    max |difference| ~5e-7 on the seed sentences). Returns whether the model was changed;
+    other architectures export as they are.
     """
     import torch
     from transformers.models.bert.modeling_bert import BertLayer, eager_attention_forward
