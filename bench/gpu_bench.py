@@ -108,13 +108,13 @@ def model_only(model_dir: Path, texts: list[str], batch_size: int, device: str, 
 
 
 def segmentation_rate(articles: Path, limit: int) -> dict:
-    from pipeline.cli import _boilerplate
+    from pipeline.cli import boilerplate_patterns
     from pipeline.config import load_params
     from pipeline.io import Article
     from pipeline.segment import segment_article
 
     params = load_params(ROOT / "configs" / "params.yaml")
-    boilerplate = _boilerplate(params)
+    boilerplate = boilerplate_patterns(params)
     records = list(read_jsonl(articles))[:limit]
     started = time.perf_counter()
     n = sum(len(segment_article(Article(r["id"], "bench", r["text"]), params.segment, boilerplate)) for r in records)

@@ -40,7 +40,7 @@ def segment(params_path: Path = ParamsOption) -> None:
 
     params = params_or_fail(params_path)
     cfg = params.segment
-    boilerplate = _boilerplate(params)
+    boilerplate = boilerplate_patterns(params)
     articles, problems = read_articles(cfg.articles_dir, cfg.max_article_bytes)
     for problem in problems:
         warn(problem)
@@ -363,7 +363,7 @@ def score(
     except ValueError as err:
         fail(str(err))
     params = params_or_fail(params_path)
-    boilerplate = _boilerplate(params)
+    boilerplate = boilerplate_patterns(params)
     model = model or str(paths.MODEL_DIR if backend == "torch" else paths.ONNX_DIR)
     with tempfile.TemporaryDirectory(prefix="stance-score-") as scratch:
         try:
@@ -413,7 +413,9 @@ def default_workers(classifier) -> int:
     return min(16, cpu_count() - 1) if classifier.on_gpu else 0
 
 
-def _boilerplate(params: Params) -> list:
+def boilerplate_patterns(params: Params) -> list:
+    """The drop-line regexes of segment.boilerplate_path (shared by `segment`, `score` and the
+    benchmarks); a malformed file is a one-line error."""
     import yaml
 
     from pipeline.segment import compile_boilerplate

@@ -49,3 +49,21 @@ def test_units_of_other_inputs_are_not_summarised_together(recipe_seeds):
     # other recipes are summarised apart
     both = recipe_seeds.summarise_units([unit(1, TRUTH, WRONG), unit(1, WRONG, WRONG, recipe="other", inputs="b")], 50, 1)
     assert set(both) == {"shipped", "other"}
+
+
+def test_a_unit_read_from_crossval_summarises_like_a_retrained_one(recipe_seeds):
+    """`--from-crossval` turns the crossval stage's files into the unit `run_unit` writes."""
+    ids = [f"s{i:02d}" for i in range(len(TRUTH))]
+    retrained = unit(42, TRUTH, WRONG)
+    crossval = {"shipped": {**retrained["loao"]["recipe"], "macro_f1_mean": 0.9, "accuracy_pooled": 1.0},
+                "seed_only": {**retrained["loao"]["seed_only"], "macro_f1_mean": 0.3, "accuracy_pooled": 0.33},
+                "per_fold": [{"shipped": {"macro_f1": 0.9}, "seed_only": {"macro_f1": 0.3}, "weak": {"macro_f1": 0.5}}],
+                "shipped_minus_seed_only": retrained["recipe_minus_seed_only"], "weak": {}}
+    predictions = [{"sentence_id": i, "label": t, "shipped": t, "seed_only": w, "weak": "neutral"}
+                   for i, t, w in zip(ids, TRUTH, WRONG)]
+    read = {**recipe_seeds.unit_from_crossval("shipped", 42, crossval, predictions), "inputs": retrained["inputs"]}
+    assert read["labels"] == retrained["labels"]
+    assert read["loao_per_fold"] == [{"recipe": 0.9, "seed_only": 0.3}]
+    assert read["loao"]["recipe"]["macro_f1_pooled"] == 1.0
+    summary = recipe_seeds.summarise_units([read, unit(1, WRONG, TRUTH)], resamples=100, seed=1)["shipped"]
+    assert summary["seeds"] == [1, 42] and summary["seeds_recipe_ahead"] == 1
