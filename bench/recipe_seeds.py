@@ -121,6 +121,8 @@ def summarise_units(units: list[dict], resamples: int, seed: int) -> dict:
         if any(sorted(u["labels"]) != ids or u["inputs"] != mine[0]["inputs"] for u in mine):
             raise SystemExit(f"{UNITS}: recipe {name} has units that ran on different inputs (data, params or device); "
                              "move the old units out of the file (git keeps them) or give the new runs another name")
+        if len({u["seed"] for u in mine}) < len(mine):
+            raise SystemExit(f"{UNITS}: recipe {name} has two units of one seed; a seed counts once (remove the repeat)")
         truth = [mine[0]["labels"][i][0] for i in ids]
         runs = {system: [[u["labels"][i][col] for i in ids] for u in mine] for col, system in ((1, "recipe"), (2, "seed_only"))}
         entry = {"overrides": mine[0]["overrides"], "seeds": [u["seed"] for u in mine], "sentences": len(ids)}

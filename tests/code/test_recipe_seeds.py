@@ -46,6 +46,8 @@ def test_units_of_other_inputs_are_not_summarised_together(recipe_seeds):
     units = [unit(1, TRUTH, WRONG), unit(2, TRUTH, WRONG, inputs="b")]
     with pytest.raises(SystemExit, match="different inputs"):
         recipe_seeds.summarise_units(units, resamples=50, seed=1)
+    with pytest.raises(SystemExit, match="two units of one seed"):
+        recipe_seeds.summarise_units([unit(1, TRUTH, WRONG), unit(1, TRUTH, WRONG)], resamples=50, seed=1)
     # other recipes are summarised apart
     both = recipe_seeds.summarise_units([unit(1, TRUTH, WRONG), unit(1, WRONG, WRONG, recipe="other", inputs="b")], 50, 1)
     assert set(both) == {"shipped", "other"}
