@@ -44,26 +44,40 @@ def finetune(params, authored: list[dict], gold: list[dict], seed: int, override
     return fit_model(cfg, training_set(cfg, [], authored), None)([r["text"] for r in gold])
 
 
+def load_encoder(base_model: str):
+    """The base model's tokenizer and bare encoder (no pooler, no head)."""
+    from transformers import AutoModel, AutoTokenizer
+
+    from pipeline.classifier import resolve_base_model
+
+    base = resolve_base_model(base_model)
+    return (AutoTokenizer.from_pretrained(base),
+            AutoModel.from_pretrained(base, use_safetensors=True, add_pooling_layer=False))
+
+
+def mean_of_tokens(hidden, attention_mask):
+    """The sentence vector all-MiniLM-L6-v2 was trained to give: the mean over real tokens."""
+    mask = attention_mask.unsqueeze(-1).float()
+    return (hidden * mask).sum(1) / mask.sum(1)
+
+
 def finetune_mean(params, authored: list[dict], gold: list[dict], seed: int, overrides: dict) -> list[str]:
     import torch
-    from transformers import AutoModel, AutoTokenizer, get_linear_schedule_with_warmup, set_seed
+    from transformers import get_linear_schedule_with_warmup, set_seed
 
-    from pipeline.classifier import resolve_base_model, set_threads
+    from pipeline.classifier import set_threads
     from pipeline.labels import LABEL2ID, LABELS
     from pipeline.train import class_weights
 
     cfg = params.train.model_copy(update=overrides)
     set_threads(cfg.threads)
     set_seed(seed)
-    base = resolve_base_model(cfg.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    encoder = AutoModel.from_pretrained(base, use_safetensors=True, add_pooling_layer=False)
+    tokenizer, encoder = load_encoder(cfg.base_model)
     head = torch.nn.Sequential(torch.nn.Dropout(0.1), torch.nn.Linear(encoder.config.hidden_size, len(LABELS)))
 
     def logits(texts: list[str]) -> torch.Tensor:
         batch = tokenizer(texts, padding=True, truncation=True, max_length=cfg.max_length, return_tensors="pt")
-        mask = batch["attention_mask"].unsqueeze(-1).float()
-        return head((encoder(**batch).last_hidden_state * mask).sum(1) / mask.sum(1))
+        return head(mean_of_tokens(encoder(**batch).last_hidden_state, batch["attention_mask"]))
 
     texts, labels = [r["text"] for r in authored], torch.tensor([LABEL2ID[r["label"]] for r in authored])
     weights = torch.tensor(class_weights([r["label"] for r in authored]) if cfg.class_weighting else [1.0] * len(LABELS),
@@ -90,26 +104,22 @@ def finetune_mean(params, authored: list[dict], gold: list[dict], seed: int, ove
     return [LABELS[i] for i in ids]
 
 
-def sentence_vectors(base_model: str, texts: list[str], pooling: str, max_length: int):
+def sentence_vectors(base_model: str, texts: list[str], max_length: int) -> dict:
+    """Normalised sentence vectors of the frozen encoder, by pooling: "mean" and "cls"."""
     import numpy as np
     import torch
-    from transformers import AutoModel, AutoTokenizer
 
-    from pipeline.classifier import resolve_base_model
-
-    base = resolve_base_model(base_model)
-    tokenizer = AutoTokenizer.from_pretrained(base)
-    encoder = AutoModel.from_pretrained(base, use_safetensors=True, add_pooling_layer=False).eval()
-    out = []
+    tokenizer, encoder = load_encoder(base_model)
+    encoder.eval()
+    out = {"mean": [], "cls": []}
     with torch.no_grad():
         for start in range(0, len(texts), 64):
             batch = tokenizer(texts[start:start + 64], padding=True, truncation=True, max_length=max_length,
                               return_tensors="pt")
             hidden = encoder(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).float()
-            vec = (hidden * mask).sum(1) / mask.sum(1) if pooling == "mean" else hidden[:, 0]
-            out.append(torch.nn.functional.normalize(vec, dim=-1).numpy())
-    return np.concatenate(out)
+            for pooling, vec in (("mean", mean_of_tokens(hidden, batch["attention_mask"])), ("cls", hidden[:, 0])):
+                out[pooling].append(torch.nn.functional.normalize(vec, dim=-1).numpy())
+    return {pooling: np.concatenate(parts) for pooling, parts in out.items()}
 
 
 def frozen(params, authored: list[dict], gold: list[dict], c_values: list[float]) -> list[dict]:
@@ -122,9 +132,8 @@ def frozen(params, authored: list[dict], gold: list[dict], c_values: list[float]
     from pipeline.split import article_folds
 
     rows = []
-    for pooling in ("mean", "cls"):
-        vectors = sentence_vectors(params.train.base_model, [r["text"] for r in authored + gold], pooling,
-                                   params.train.max_length)
+    by_pooling = sentence_vectors(params.train.base_model, [r["text"] for r in authored + gold], params.train.max_length)
+    for pooling, vectors in by_pooling.items():
         a_vec, g_vec = vectors[:len(authored)], vectors[len(authored):]
         a_lab, g_lab = [r["label"] for r in authored], [r["label"] for r in gold]
         for c in c_values:
