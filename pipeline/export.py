@@ -63,16 +63,16 @@ def export_onnx(model_dir: Path, out_dir: Path, opset: int = 17) -> dict[str, in
                                hidden_size=model.config.hidden_size)
         fused.save_model_to_file(str(fp32))
     # quantize_dynamic logs "consider pre-processing" for any graph without its marker; the
-    # transformer optimizer above has done that work (fusion, shapes), so the notice only confuses
+    # transformer optimizer above has done that work (fusion, shapes), so the notice only
+    # confuses. Drop that one record, not the rest of the root logger's warnings
     root = logging.getLogger()
-    level = root.level
-    root.setLevel(logging.ERROR)
+    root.addFilter(_drop_preprocessing_notice)
     try:
         quantize_dynamic(str(fp32), str(out_dir / ONNX_FILES["onnx"]), weight_type=QuantType.QInt8,
                          per_channel=True, op_types_to_quantize=["MatMul", "Attention"],
                          extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
     finally:
-        root.setLevel(level)
+        root.removeFilter(_drop_preprocessing_notice)
     for name in COPIED:
         if (model_dir / name).exists():
             shutil.copy2(model_dir / name, out_dir / name)
@@ -82,6 +82,10 @@ def export_onnx(model_dir: Path, out_dir: Path, opset: int = 17) -> dict[str, in
                     "last_layer_first_token_only": trimmed}
     card.write_text(json.dumps(data, indent=2) + "\n")
     return {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.suffix in (".onnx", ".data")}
+
+
+def _drop_preprocessing_notice(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("Please consider")
 
 
 def first_token_last_layer(model, example) -> bool:
