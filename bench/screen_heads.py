@@ -16,9 +16,10 @@ unit of bench/recipe_seeds.py; a candidate that wins here, at several seeds, ear
   classifier on the mean of the last layer's token vectors (the pooling all-MiniLM-L6-v2
   was trained with) instead of BERT's [CLS] pooler.
 - frozen: no fine-tuning; logistic regression on the base model's normalised sentence
-  vectors (mean or [CLS]), deterministic. Also scored on leave-disputes-out over the
-  authored corpus (the `generalize` folds) and leave-one-seed-article-out (trained on the
-  authored corpus + the other four articles), so it can be set beside the shipped figures.
+  vectors (mean or [CLS]), deterministic, run through the pipeline's own `generalisation`
+  (authored only -> seed gold; leave-disputes-out, the `generalize` folds) and
+  `cross_validate` (leave one seed article out, trained on the authored corpus + the
+  other four articles), so it sits beside the shipped figures on the same folds.
 
 One JSON line per result on stdout. Not a pipeline stage; docs/results.md reports the runs.
 Needs data/labeled.jsonl (`dvc repro label`).
@@ -122,45 +123,41 @@ def sentence_vectors(base_model: str, texts: list[str], max_length: int) -> dict
     return {pooling: np.concatenate(parts) for pooling, parts in out.items()}
 
 
-def frozen(params, authored: list[dict], gold: list[dict], c_values: list[float]) -> list[dict]:
-    """Logistic regression on frozen sentence vectors: seed gold from authored only, leave-
-    disputes-out (the `generalize` folds), and leave-one-seed-article-out."""
+def frozen_fit(vectors: dict, c: float):
+    """A `fit` for the pipeline's evaluation loops: logistic regression on the frozen vectors
+    (text -> vector) of the training rows; the config and batch size do not apply."""
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
-    from pipeline.evaluate import score
-    from pipeline.split import article_folds
+    def fit(config, train: list[dict], batch_size):
+        model = LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(
+            np.stack([vectors[r["text"]] for r in train]), [r["label"] for r in train])
+        return lambda texts: list(model.predict(np.stack([vectors[t] for t in texts])))
+    return fit
 
+
+def frozen(params, authored: list[dict], gold: list[dict], c_values: list[float]) -> list[dict]:
+    """Logistic regression on frozen sentence vectors, through the pipeline's own loops:
+    `generalisation` (seed gold from authored only; leave-disputes-out, the `generalize`
+    folds) and `cross_validate` (leave one seed article out, trained on the authored corpus
+    + the other four articles, once each: no swaps, no repeats)."""
+    from pipeline.evaluate import cross_validate, generalisation
+
+    texts = list(dict.fromkeys(r["text"] for r in authored + gold))
+    loao = params.train.model_copy(update={"use_authored": True, "augment_swaps": 0, "real_news_repeats": 1})
     rows = []
-    by_pooling = sentence_vectors(params.train.base_model, [r["text"] for r in authored + gold], params.train.max_length)
-    for pooling, vectors in by_pooling.items():
-        a_vec, g_vec = vectors[:len(authored)], vectors[len(authored):]
-        a_lab, g_lab = [r["label"] for r in authored], [r["label"] for r in gold]
+    for pooling, matrix in sentence_vectors(params.train.base_model, texts, params.train.max_length).items():
+        vectors = dict(zip(texts, matrix))
         for c in c_values:
-            def fit(x, y):
-                return LogisticRegression(C=c, max_iter=5000, class_weight="balanced").fit(x, y)
-
-            on_gold = score(g_lab, list(fit(a_vec, a_lab).predict(g_vec)))
-            lodo = []
-            for held in article_folds(sorted({r["dispute"] for r in authored}), params.evaluate.dispute_folds,
-                                      params.split.seed):
-                test = [i for i, r in enumerate(authored) if r["dispute"] in held]
-                train = [i for i, r in enumerate(authored) if r["dispute"] not in held]
-                lodo.append(score([a_lab[i] for i in test],
-                                  list(fit(a_vec[train], [a_lab[i] for i in train]).predict(a_vec[test])))["macro_f1"])
-            pooled_truth, pooled_pred = [], []
-            for article in sorted({r["article_id"] for r in gold}):
-                test = [i for i, r in enumerate(gold) if r["article_id"] == article]
-                train = [i for i, r in enumerate(gold) if r["article_id"] != article]
-                x = np.concatenate([a_vec, g_vec[train]])
-                y = a_lab + [g_lab[i] for i in train]
-                pooled_truth += [g_lab[i] for i in test]
-                pooled_pred += list(fit(x, y).predict(g_vec[test]))
+            fit = frozen_fit(vectors, c)
+            out = generalisation(params.train, params.evaluate, gold, authored, fit=fit, seed=params.split.seed)
+            cv, _ = cross_validate({"frozen": loao}, params.evaluate, params.split, gold, authored=authored, fit=fit)
+            on_gold = out["seed_gold"]["model"]
             rows.append({"head": "frozen", "pooling": pooling, "C": c,
                          "authored_only_on_seed_gold": on_gold["macro_f1"],
-                         "f1": {k: round(v["f1"], 3) for k, v in on_gold["per_class"].items()},
-                         "leave_disputes_out_mean": round(sum(lodo) / len(lodo), 4),
-                         "loao_pooled": score(pooled_truth, pooled_pred)["macro_f1"]})
+                         "f1": {k.removeprefix("f1_"): round(v, 3) for k, v in on_gold.items() if k.startswith("f1_")},
+                         "leave_disputes_out_mean": out["leave_disputes_out"]["model"]["macro_f1_mean"],
+                         "loao_pooled": cv["frozen"]["macro_f1_pooled"]})
     return rows
 
 
