@@ -6,7 +6,9 @@ batch. Two backends run the same tokenisation and batching:
     torch   the safetensors model under torch.inference_mode (bf16 autocast on a GPU)
     onnx    ONNX Runtime on the int8-quantised export (`stance export`); `onnx-fp32` for
             the unquantised export. One single-threaded run per core, batches in parallel:
-            8-14% faster than one run on all cores for this small model (docs/benchmarks.md)
+            8-14% faster than one run on all cores for this small model (docs/benchmarks.md).
+            The tokenizer is the model's tokenizer.json through `tokenizers` alone, so the
+            ONNX path imports neither transformers nor torch (docs/benchmarks.md)
 Weights load only from safetensors or ONNX; no remote code is ever trusted.
 """
 
@@ -112,6 +114,57 @@ class OnnxRunner:
         return self.session.run(["logits"], feed)[0]
 
 
+class JsonTokenizer:
+    """The model folder's tokenizer.json run by the `tokenizers` library alone, for the ONNX
+    backends: importing transformers (and with it torch) would cost ~2.5 s and ~250 MB at
+    start-up. It has the two calls `StanceClassifier.batches` makes of a transformers
+    tokenizer, with the same results (tests/model/test_score_cli.py)."""
+
+    def __init__(self, backend, pad_id: int, pad_type_id: int = 0):
+        self.backend = backend
+        self.pad_id, self.pad_type_id = pad_id, pad_type_id
+
+    @classmethod
+    def load(cls, model_dir: Path) -> JsonTokenizer:
+        import json
+
+        from tokenizers import Tokenizer
+
+        config_path = model_dir / "tokenizer_config.json"
+        config = json.loads(config_path.read_text()) if config_path.exists() else {}
+        if config.get("padding_side", "right") != "right":
+            raise ValueError(f"{config_path}: padding_side {config['padding_side']!r}; only 'right' is supported")
+        backend = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        backend.no_padding()
+        pad_id = backend.token_to_id(config.get("pad_token", "[PAD]"))
+        if pad_id is None:
+            raise ValueError(f"{model_dir / 'tokenizer.json'}: no pad token {config.get('pad_token', '[PAD]')!r}")
+        return cls(backend, pad_id, config.get("pad_token_type_id", 0))
+
+    def __call__(self, texts: list[str], truncation: bool = True, max_length: int = 128,
+                 return_attention_mask: bool = False) -> dict[str, list[list[int]]]:
+        if truncation:
+            self.backend.enable_truncation(max_length)
+        else:
+            self.backend.no_truncation()
+        encodings = self.backend.encode_batch(texts)
+        return {"input_ids": [e.ids for e in encodings], "token_type_ids": [e.type_ids for e in encodings]}
+
+    def pad(self, features: dict[str, list[list[int]]], padding: bool = True,
+            return_tensors: str = "np") -> dict[str, np.ndarray]:
+        """Right-padded to the longest row, with the attention mask."""
+        rows = features["input_ids"]
+        width = max(map(len, rows))
+        batch = {"input_ids": np.full((len(rows), width), self.pad_id, dtype=np.int64),
+                 "token_type_ids": np.full((len(rows), width), self.pad_type_id, dtype=np.int64),
+                 "attention_mask": np.zeros((len(rows), width), dtype=np.int64)}
+        for i, (ids, types) in enumerate(zip(rows, features["token_type_ids"])):
+            batch["input_ids"][i, :len(ids)] = ids
+            batch["token_type_ids"][i, :len(types)] = types
+            batch["attention_mask"][i, :len(ids)] = 1
+        return batch
+
+
 class StanceClassifier:
     """A stance model (torch or ONNX) and its tokenizer, with batched prediction."""
 
@@ -138,21 +191,20 @@ class StanceClassifier:
     @classmethod
     def load(cls, model_dir: str | Path, device: str = "auto", max_length: int = 128,
              backend: Backend = "torch", threads: int = 0) -> StanceClassifier:
-        from transformers import AutoTokenizer
+        model_dir = Path(model_dir)
+        if backend != "torch":  # ONNX Runtime + tokenizers: no transformers, no torch to import
+            return cls(load_onnx_runner(model_dir, backend, threads), JsonTokenizer.load(model_dir),
+                       max_length=max_length)
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()  # no "Loading weights" bar in users' terminals
-        model_dir = Path(model_dir)
+        set_threads(threads)
+        dev = pick_device(device)
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
-        if backend == "torch":
-            from transformers import AutoModelForSequenceClassification
-
-            set_threads(threads)
-            dev = pick_device(device)
-            model = AutoModelForSequenceClassification.from_pretrained(
-                str(model_dir), use_safetensors=True, trust_remote_code=False).to(dev)
-            return cls(model, tokenizer, dev, max_length)
-        return cls(load_onnx_runner(model_dir, backend, threads), tokenizer, max_length=max_length)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(model_dir), use_safetensors=True, trust_remote_code=False).to(dev)
+        return cls(model, tokenizer, dev, max_length)
 
     def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
         """(n, 3) class probabilities in LABELS order, in the input order."""
@@ -206,8 +258,9 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def load_onnx_runner(model_dir: Path, backend: Backend, threads: int = 0) -> OnnxRunner:
+    import json
+
     import onnxruntime as ort
-    from transformers import AutoConfig
 
     path = Path(model_dir) / ONNX_FILES[backend]
     if not path.exists():
@@ -219,8 +272,8 @@ def load_onnx_runner(model_dir: Path, backend: Backend, threads: int = 0) -> Onn
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    config = AutoConfig.from_pretrained(str(model_dir), trust_remote_code=False)
-    return OnnxRunner(session, {int(k): v for k, v in config.id2label.items()}, workers=threads or cpu_count())
+    id2label = json.loads((Path(model_dir) / "config.json").read_text())["id2label"]
+    return OnnxRunner(session, {int(k): v for k, v in id2label.items()}, workers=threads or cpu_count())
 
 
 def to_prediction(row: np.ndarray) -> Prediction:

