@@ -116,9 +116,9 @@ class OnnxRunner:
 
 class JsonTokenizer:
     """The model folder's tokenizer.json run by the `tokenizers` library alone, for the ONNX
-    backends: importing transformers (and with it torch) would cost ~2.5 s and ~250 MB at
-    start-up. It has the two calls `StanceClassifier.batches` makes of a transformers
-    tokenizer, with the same results (tests/model/test_score_cli.py)."""
+    backends: importing transformers (and with it torch) would cost about 4 s and 230 MB at
+    start-up (docs/benchmarks.md). It has the two calls `StanceClassifier.batches` makes of
+    a transformers tokenizer, with the same results (tests/code/test_classifier.py)."""
 
     def __init__(self, backend, pad_id: int, pad_type_id: int = 0):
         self.backend = backend
@@ -134,11 +134,17 @@ class JsonTokenizer:
         config = json.loads(config_path.read_text()) if config_path.exists() else {}
         if config.get("padding_side", "right") != "right":
             raise ValueError(f"{config_path}: padding_side {config['padding_side']!r}; only 'right' is supported")
-        backend = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        path = model_dir / "tokenizer.json"
+        if not path.exists():
+            raise FileNotFoundError(f"{path}: missing (the ONNX backends read the tokenizer from it)")
+        backend = Tokenizer.from_file(str(path))
         backend.no_padding()
-        pad_id = backend.token_to_id(config.get("pad_token", "[PAD]"))
+        pad_token = config.get("pad_token", "[PAD]")
+        if isinstance(pad_token, dict):  # older transformers write special tokens as AddedToken dicts
+            pad_token = pad_token["content"]
+        pad_id = backend.token_to_id(pad_token)
         if pad_id is None:
-            raise ValueError(f"{model_dir / 'tokenizer.json'}: no pad token {config.get('pad_token', '[PAD]')!r}")
+            raise ValueError(f"{path}: no pad token {pad_token!r}")
         return cls(backend, pad_id, config.get("pad_token_type_id", 0))
 
     def __call__(self, texts: list[str], truncation: bool = True, max_length: int = 128,

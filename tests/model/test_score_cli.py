@@ -3,6 +3,7 @@ pre-split sentences, the HTML report, and the ONNX export and backend."""
 
 import json
 import logging
+import shutil
 import subprocess
 import sys
 
@@ -117,6 +118,10 @@ def test_onnx_export_agrees_with_torch(root, tiny_model, inputs, tmp_path, monke
          "print(sorted({'torch', 'transformers'} & set(sys.modules)))"],
         cwd=root, capture_output=True, text=True, check=True)
     assert imported.stdout.strip() == "[]"
+    no_tokenizer = tmp_path / "no-tokenizer"
+    shutil.copytree(onnx_dir, no_tokenizer, ignore=shutil.ignore_patterns("tokenizer.json"))
+    result = score(inputs, "-o", tmp_path / "t.jsonl", "--backend", "onnx", "--model", no_tokenizer, root=root)
+    assert result.exit_code == 2 and f"{no_tokenizer / 'tokenizer.json'}: missing" in result.output
 
 
 def test_the_export_computes_the_last_layer_for_the_first_token_only(tiny_model):
