@@ -71,12 +71,12 @@ def run_cli(args: list[str]) -> dict:
             "startup_s": round(wall - in_process, 2), "line": line}
 
 
-def model_only(model_dir: Path, texts: list[str], batch_size: int, device: str, max_length: int) -> tuple[dict, object]:
+def model_only(model_dir: Path, texts: list[str], batch_size: int, device: str) -> tuple[dict, object]:
     import torch
 
     from pipeline.classifier import StanceClassifier
 
-    classifier = StanceClassifier.load(model_dir, device=device, max_length=max_length)
+    classifier = StanceClassifier.load(model_dir, device=device)
     runner = classifier.runner
     started = time.perf_counter()  # the batches `stance score` runs, moved to the device
     batches = [batch.to(runner.device) for _, batch in classifier.batches(texts, batch_size)]
@@ -108,16 +108,15 @@ def model_only(model_dir: Path, texts: list[str], batch_size: int, device: str, 
 
 
 def segmentation_rate(articles: Path, limit: int) -> dict:
-    from pipeline.cli import boilerplate_patterns
     from pipeline.config import load_params
-    from pipeline.io import Article
-    from pipeline.segment import segment_article
+    from pipeline.inputs import Document
+    from pipeline.segmentation import load_boilerplate, segment_article
 
     params = load_params(ROOT / "configs" / "params.yaml")
-    boilerplate = boilerplate_patterns(params)
+    boilerplate = load_boilerplate(ROOT / params.segment.boilerplate_path)
     records = list(read_jsonl(articles))[:limit]
     started = time.perf_counter()
-    n = sum(len(segment_article(Article(r["id"], "bench", r["text"]), params.segment, boilerplate)) for r in records)
+    n = sum(len(segment_article(Document(r["id"], "bench", r["text"]), params.segment, boilerplate)) for r in records)
     seconds = time.perf_counter() - started
     return {"articles": len(records), "sentences": n, "seconds": round(seconds, 2),
             "sentences_per_s": round(n / seconds, 1)}
@@ -158,7 +157,7 @@ def main() -> None:
         result["end_to_end"][f"sentences, batch {size}"] = run_cli(
             [str(sentence_file), "-o", str(args.out / "scored_sentences.jsonl"), "--sentences",
              "--model", str(args.model), "--device", args.device, "--batch-size", str(size)])
-        only, probs = model_only(args.model, texts * args.copies, size, args.device, 128)
+        only, probs = model_only(args.model, texts * args.copies, size, args.device)
         result["model_only"][f"batch {size}"] = only
         print(json.dumps(result, indent=1), flush=True)
         save(result, args.out)  # partial results survive a run cut short

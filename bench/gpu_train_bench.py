@@ -25,16 +25,16 @@ def main() -> None:
 
     from pipeline.classifier import StanceClassifier
     from pipeline.config import load_params
-    from pipeline.corpus import load_authored
+    from pipeline.authored import load_authored
     from pipeline.io import read_jsonl
     from pipeline.labels import LABELS
-    from pipeline.split import records_in, training_records
-    from pipeline.train import train_classifier, training_set
+    from pipeline.schema import gold, records_in, training_records, with_context
+    from pipeline.training import train_classifier, training_set
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base-model", help="base model folder [default: train.base_model of the params]")
-    parser.add_argument("--cpu-card", type=Path, default=ROOT / "models" / "stance" / "card.json",
-                        help="the CPU-trained model's card.json, for its figures")
+    parser.add_argument("--cpu-train", type=Path, default=ROOT / "metrics" / "train.json",
+                        help="the CPU training run's metrics/train.json, for its figures")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--max-steps", type=int, default=-1, help="a few steps for a quick check of the script")
     parser.add_argument("--out", type=Path, required=True)
@@ -44,13 +44,15 @@ def main() -> None:
     config = params.train.model_copy(update={"device": args.device, **({"base_model": args.base_model} if args.base_model else {})})
     records = list(read_jsonl(ROOT / "data" / "labeled.jsonl"))
     splits = list(read_jsonl(ROOT / "data" / "splits.jsonl"))
-    rows = training_set(config, training_records(records, splits, config.use_weak_labels),
-                        load_authored(ROOT / params.corpus.path) if config.use_authored else [])
-    test = [r for r in records_in("test", records, splits) if r["label_source"] == "gold"]
-    result = train_classifier(config, rows, test, max_steps=args.max_steps)
+    rows = training_set(config, with_context(training_records(records, splits, config.use_weak_labels), records),
+                        load_authored([ROOT / p for p in params.corpus.paths]) if config.use_authored else [])
+    test = with_context(gold(records_in("test", records, splits)), records)
+    result = train_classifier(config, rows, max_steps=args.max_steps)
 
-    classifier = StanceClassifier(result.model.to(args.device), result.tokenizer, max_length=config.max_length)
-    truth, predicted = [r["label"] for r in test], [p.label for p in classifier.predict([r["text"] for r in test])]
+    classifier = StanceClassifier(result.model.to(args.device), result.tokenizer, max_length=config.max_length,
+                                  context=config.context)
+    truth = [r["label"] for r in test]
+    predicted = [p.label for p in classifier.predict([r["text"] for r in test], contexts=[tuple(r["context"]) for r in test])]
     report = {
         "train_sentences": result.train_sentences, "epochs": config.epochs, "max_steps": args.max_steps,
         "batch_size": config.gpu_batch_size if args.device == "cuda" else config.batch_size,
@@ -61,10 +63,9 @@ def main() -> None:
                          "macro_f1": round(f1_score(truth, predicted, labels=list(LABELS), average="macro",
                                                     zero_division=0), 4)},
     }
-    if args.cpu_card.exists():
-        card = json.loads(args.cpu_card.read_text())
-        report["cpu_model"] = {"train_seconds": card.get("metrics", {}).get("train_seconds"),
-                               "final_epoch": card.get("metrics", {}).get("final_epoch")}
+    if args.cpu_train.exists():
+        cpu = json.loads(args.cpu_train.read_text())
+        report["cpu_model"] = {"train_seconds": cpu.get("train_seconds"), "history": cpu.get("history")}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "gpu_train.json").write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.augment import augment, name_pools, with_dispute  # noqa: E402
-from pipeline.corpus import load_authored  # noqa: E402
+from pipeline.authored import load_authored  # noqa: E402
 from pipeline.io import file_md5, read_jsonl  # noqa: E402
 
 DATA, RESULTS = ROOT / "bench" / "data", ROOT / "bench" / "results"
@@ -37,7 +37,7 @@ ARTICLE_SIZE = 25  # sentences per article in the generated files
 def real_length_sentences(n: int, seed: int = 0) -> tuple[list[str], set[str]]:
     """n sentences; also the set of real (seed) sentence texts among them."""
     gold = [r for r in read_jsonl(ROOT / "data" / "labeled.jsonl") if r["label_source"] == "gold"]
-    authored = load_authored(ROOT / "seeds" / "authored_corpus.jsonl")
+    authored = load_authored([ROOT / "seeds" / "authored_corpus.jsonl"])
     articles = with_dispute(gold)
     swapped = [r["text"] for r in augment(articles, 20, name_pools(articles + authored), seed)]
     rng = random.Random(seed)

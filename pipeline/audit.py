@@ -59,3 +59,24 @@ def find_label_issues(records: list[dict], base_model: str, folds: int = 5, seed
              "text": records[i]["text"], "given": records[i]["label"], "suggested": LABELS[int(probs[i].argmax())],
              "given_prob": round(float(probs[i][labels[i]]), 3)}
             for rank, i in enumerate(ranked)]
+
+
+def run(params, output) -> str:
+    """`stance audit`: rank likely mislabels among the seed gold and authored labels -> CSV."""
+    import csv
+
+    from pipeline import paths
+    from pipeline.authored import load_authored
+    from pipeline.io import atomic_write, read_jsonl
+    from pipeline.schema import gold
+
+    records = gold(list(read_jsonl(paths.LABELED))) + load_authored(params.corpus.paths)
+    issues = find_label_issues(records, params.train.base_model, seed=params.split.seed)
+
+    def write(handle):
+        writer = csv.DictWriter(handle, fieldnames=["rank", "source", "id", "given", "suggested", "given_prob", "text"])
+        writer.writeheader()
+        writer.writerows(issues)
+
+    atomic_write(output, write)
+    return f"audit: {len(issues)} likely label issues among {len(records)} labels -> {output}"

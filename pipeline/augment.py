@@ -80,6 +80,8 @@ def augment(records: list[dict], copies: int, pools: dict[str, list[str]], seed:
             mapping = {n: rng.choice(pool) for n in names}
             text = swap_names(r["text"], mapping)
             if text != r["text"]:
-                out.append({**r, "text": text, "sentence_id": f"{r['sentence_id']}~swap{k}",
-                            "label_source": "augmented"})
+                swapped = {**r, "text": text, "sentence_id": f"{r['sentence_id']}~swap{k}", "label_source": "augmented"}
+                if "context" in r:  # the same names in the same article
+                    swapped["context"] = [swap_names(c, mapping) for c in r["context"]]
+                out.append(swapped)
     return out

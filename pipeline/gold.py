@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pipeline.io import InputError, read_jsonl
 from pipeline.labels import LABELS
-from pipeline.segment import Sentence, normalise
+from pipeline.segmentation import Sentence, normalise
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from pipeline.io import InputError, decode_article, read_limited
-from pipeline.segment import Sentence, sentence_id
+from pipeline.segmentation import Sentence, sentence_id
 
 SUFFIXES = {".txt": "txt", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 Format = Literal["txt", "html", "jsonl"]
@@ -51,6 +51,16 @@ class Document:
     text: str | None = None
     is_html: bool = False
     sentences: Iterable[Sentence] | None = None
+    digest: str = ""  # sha1 of the content (the text, or the sentences): a changed article is scored again
+
+
+def digest(*parts: str) -> str:
+    import hashlib
+
+    h = hashlib.sha1()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass") + b"\x00")
+    return h.hexdigest()[:16]
 
 
 def input_files(specs: Iterable[str], report: Report, exclude: Iterable[Path] = ()) -> Iterator[tuple[str, str]]:
@@ -69,7 +79,10 @@ def _input_files(specs: Iterable[str], report: Report) -> Iterator[tuple[str, st
             continue
         path = Path(spec)
         if path.is_dir():
-            files = sorted(f for f in path.rglob("*") if f.is_file() and f.suffix.lower() in SUFFIXES)
+            everything = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
+            files = [f for f in everything if f.suffix.lower() in SUFFIXES]
+            for other in (f for f in everything if f.suffix.lower() not in SUFFIXES):
+                report(f"{other}: unsupported format {other.suffix or '(no suffix)'!r} (expected .txt, .html, .htm or .jsonl)")
             if not files:
                 report(f"{path}: no .txt, .html or .jsonl files in this folder")
             yield from ((str(f), f.relative_to(path).with_suffix("").as_posix()) for f in files)
@@ -101,7 +114,10 @@ def read_documents(specs: Iterable[str], config: InputConfig, report: Report, st
             else:
                 limit = config.max_article_bytes
                 raw = (stdin or sys.stdin.buffer).read(limit + 1) if path == "-" else read_limited(Path(path), limit)
-                yield Document(base, path, decode_article(Path(path), raw, limit), kind == "html")
+                text = decode_article(Path(path), raw, limit)
+                content = digest(text)
+                # standard input has no name: its content names it, so a second article piped in is a new one
+                yield Document(f"stdin-{content}" if path == "-" else base, path, text, kind == "html", digest=content)
         except InputError as err:
             report(str(err))
         except OSError as err:
@@ -154,10 +170,13 @@ def _jsonl_documents(handle, path: str, base: str, config: InputConfig, report: 
     records = _jsonl_records(handle, path, config, report)
     if not config.sentences:
         for number, record in records:
-            yield Document(_id(record, "id", f"{stem}:{number}"), f"{path}:{number}", record["text"])
+            yield Document(_id(record, "id", f"{stem}:{number}"), f"{path}:{number}", record["text"],
+                           digest=digest(record["text"]))
         return
     for article_id, group in itertools.groupby(records, key=lambda nr: _id(nr[1], "article_id", stem)):
-        yield Document(article_id, path, sentences=_sentences(article_id, group))
+        sentences = list(_sentences(article_id, group))  # one article's sentences, to know its digest
+        yield Document(article_id, path, sentences=sentences,
+                       digest=digest(*(f"{s.sentence_id}\x00{s.text}" for s in sentences)))
 
 
 def _sentences(article_id: str, group: Iterable[tuple[int, dict]]) -> Iterator[Sentence]:

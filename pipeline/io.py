@@ -1,4 +1,4 @@
-"""File I/O shared by the stages: JSONL records and article files.
+"""File I/O shared by the stages: JSONL records, JSON files, bounded file reads.
 
 Writes are atomic (temp file + rename) so an interrupted stage never leaves a
 half-written output behind.
@@ -10,10 +10,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-
-ARTICLE_SUFFIXES = (".txt", ".html", ".htm")
 
 
 class InputError(ValueError):
@@ -56,11 +53,20 @@ def atomic_write(path: Path, write):
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             result = write(handle)
+        with_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return result
+
+
+def with_umask(path) -> None:
+    """Give a file made by tempfile (mode 0600) the mode a plain open() would have (0666 less
+    the umask, typically 0644), so that teammates can read what a run wrote."""
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(path, 0o666 & ~umask)
 
 
 def file_md5(path: Path) -> str:
@@ -71,14 +77,6 @@ def file_md5(path: Path) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-@dataclass(frozen=True)
-class Article:
-    article_id: str
-    path: str
-    text: str
-    is_html: bool = False
 
 
 def decode_article(path: Path, raw: bytes, max_bytes: int) -> str:
@@ -96,10 +94,6 @@ def decode_article(path: Path, raw: bytes, max_bytes: int) -> str:
     return text
 
 
-def article_files(folder: Path) -> list[Path]:
-    return sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES)
-
-
 def read_limited(path: Path, max_bytes: int) -> bytes:
     """The file's bytes; InputError if it is larger than `max_bytes` (checked before reading)."""
     path = Path(path)
@@ -107,27 +101,3 @@ def read_limited(path: Path, max_bytes: int) -> bytes:
     if size > max_bytes:  # don't read a huge file just to reject it
         raise InputError(f"{path}: too large ({size:,} bytes > limit {max_bytes:,})")
     return path.read_bytes()
-
-
-def read_article(path: Path, max_bytes: int) -> Article:
-    path = Path(path)
-    text = decode_article(path, read_limited(path, max_bytes), max_bytes)
-    return Article(article_id=path.stem, path=str(path), text=text,
-                   is_html=path.suffix.lower() in (".html", ".htm"))
-
-
-def read_articles(folder: Path, max_bytes: int) -> tuple[list[Article], list[str]]:
-    """All readable articles under `folder`, plus one line per file that was skipped."""
-    articles, problems, seen = [], [], {}
-    for path in article_files(folder):
-        try:
-            article = read_article(path, max_bytes)
-        except InputError as err:
-            problems.append(str(err))
-            continue
-        if article.article_id in seen:
-            problems.append(f"{path}: duplicate article id {article.article_id!r} (also {seen[article.article_id]})")
-            continue
-        seen[article.article_id] = path
-        articles.append(article)
-    return articles, problems

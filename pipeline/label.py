@@ -10,24 +10,39 @@ Labelled record (data/labeled.jsonl): every field of the sentence record, plus
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
-from pipeline.config import LabelConfig
-from pipeline.gold import GoldLabel
+from pipeline import paths
+from pipeline.config import LabelConfig, Params
+from pipeline.gold import GoldLabel, load_gold, match_gold
+from pipeline.io import read_jsonl, write_json, write_jsonl
 from pipeline.labels import ABSTAIN, ID2LABEL, LABELS
-from pipeline.segment import Sentence
-from pipeline.weak import LabelingFunction, weak_label
+from pipeline.schema import GOLD
+from pipeline.segmentation import Sentence
+from pipeline.weak import LabelingFunction, load_rules, weak_label
 
 
-def label_sentences(
-    config: LabelConfig,
-    sentences: list[Sentence],
-    gold: dict[str, GoldLabel],
-    rules: list[LabelingFunction],
-) -> tuple[list[dict], dict, dict]:
+def run(params: Params, report: Callable[[str], None]) -> str:
+    """Label data/sentences.jsonl into data/labeled.jsonl, with the label metrics."""
+    cfg = params.label
+    rules = load_rules(cfg.rules_path)
+    sentences = [Sentence(**r) for r in read_jsonl(paths.SENTENCES)]
+    gold = match_gold(load_gold(cfg.gold_path), sentences, str(cfg.gold_path))
+    records, metrics, rule_metrics = _label(cfg, sentences, gold, rules)
+    write_jsonl(paths.LABELED, records)
+    write_json(paths.LABEL_METRICS, metrics)
+    write_json(paths.RULE_METRICS, rule_metrics)
+    wg = metrics["weak_vs_gold"]
+    return (f"label: {len(records)} sentences, {metrics['source_counts']}; weak labeler on gold: "
+            f"coverage {wg.get('coverage')}, accuracy {wg.get('accuracy')}")
+
+
+def _label(config: LabelConfig, sentences: list[Sentence], gold: dict[str, GoldLabel],
+           rules: list[LabelingFunction]) -> tuple[list[dict], dict, dict]:
     """Label every sentence; return the records, the label metrics and the per-rule metrics."""
     weak = weak_label(rules, [s.text for s in sentences], config.label_model)
     records = []
@@ -37,25 +52,25 @@ def label_sentences(
         records.append({
             **asdict(s),
             "label": label,
-            "label_source": "gold" if g else ("weak" if label else "none"),
+            "label_source": GOLD if g else ("weak" if label else "none"),
             "weak_label": weak.labels[i],
             "weak_probs": {lab: round(float(p), 4) for lab, p in zip(LABELS, weak.probs[i])},
             "votes": {r.name: ID2LABEL[int(v)] for r, v in zip(rules, weak.votes[i]) if v != ABSTAIN},
         })
-    gold_rows = [i for i, r in enumerate(records) if r["label_source"] == "gold"]
-    return records, label_metrics(records, gold_rows), rule_metrics(weak.votes, rules, records, gold_rows)
+    gold_rows = [i for i, r in enumerate(records) if r["label_source"] == GOLD]
+    return records, _label_metrics(records, gold_rows), _rule_metrics(weak.votes, rules, records, gold_rows)
 
 
-def label_metrics(records: list[dict], gold_rows: list[int]) -> dict:
+def _label_metrics(records: list[dict], gold_rows: list[int]) -> dict:
     return {
         "sentences": len(records),
         "label_counts": {lab: sum(r["label"] == lab for r in records) for lab in LABELS},
-        "source_counts": {src: sum(r["label_source"] == src for r in records) for src in ("gold", "weak", "none")},
-        "weak_vs_gold": weak_vs_gold([records[i] for i in gold_rows]),
+        "source_counts": {src: sum(r["label_source"] == src for r in records) for src in (GOLD, "weak", "none")},
+        "weak_vs_gold": _weak_vs_gold([records[i] for i in gold_rows]),
     }
 
 
-def weak_vs_gold(gold_records: list[dict]) -> dict:
+def _weak_vs_gold(gold_records: list[dict]) -> dict:
     """Coverage of the weak labeler on gold sentences; accuracy and macro-F1 where it voted."""
     covered = [r for r in gold_records if r["weak_label"] is not None]
     if not gold_records:
@@ -71,7 +86,7 @@ def weak_vs_gold(gold_records: list[dict]) -> dict:
     }
 
 
-def rule_metrics(votes: np.ndarray, rules: list[LabelingFunction], records: list[dict], gold_rows: list[int]) -> dict:
+def _rule_metrics(votes: np.ndarray, rules: list[LabelingFunction], records: list[dict], gold_rows: list[int]) -> dict:
     fired = votes != ABSTAIN
     others = fired.sum(axis=1, keepdims=True) - fired  # how many other rules fired on the row
     metrics = {}

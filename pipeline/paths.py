@@ -1,9 +1,26 @@
 """Where every stage reads and writes, relative to the repo root. Defined once here;
-dvc.yaml names the same files (tests/code/test_dvc_yaml.py keeps them in step)."""
+dvc.yaml and research/dvc.yaml name the same files (tests/code/test_dvc_yaml.py keeps them
+in step). The CLI changes into the repo root first, so these hold from any folder."""
 
 from pathlib import Path
 
 PARAMS = Path("configs/params.yaml")
+CHECKOUT = Path(__file__).resolve().parents[1]  # the project this package was installed from (pip install -e)
+
+
+def in_project(path: Path) -> Path:
+    """A project file for a command run from any folder: `path` as given when it is absolute
+    or exists from here, else the same path in the checkout the package runs from."""
+    path = Path(path)
+    if path.is_absolute() or path.exists() or not (CHECKOUT / path).exists():
+        return path
+    return CHECKOUT / path
+
+
+def project_dir(params_path: Path) -> Path:
+    """The folder that a params file's relative paths start from: the one holding configs/."""
+    params_path = Path(params_path).resolve()
+    return params_path.parent.parent if params_path.parent.name == "configs" else params_path.parent
 
 DATA = Path("data")  # git-ignored, DVC-tracked intermediate data
 SENTENCES = DATA / "sentences.jsonl"

@@ -1,6 +1,9 @@
 """The MLflow pyfunc wrapper, logged as code ("models from code") so nothing is pickled.
 
-Input: a DataFrame with a `text` column (or a list of strings).
+Input: a DataFrame with a `text` column (or a list of strings); optionally `article_id`,
+whose rows, in order, give each other context (the headline and the previous sentence) as
+`stance score` does. A row whose `text` is not a non-empty string is an error naming the row
+(a 400 from `mlflow models serve`), never scored as "None" or "nan"; no rows, no predictions.
 Output: a DataFrame with `label` and the probability of each class.
 """
 
@@ -18,14 +21,24 @@ class StancePyfunc(PythonModel):
         self.classifier = StanceClassifier.load(context.artifacts["model_dir"], device="auto")
 
     def predict(self, context, model_input, params=None):
-        from pipeline.labels import LABELS
+        from mlflow.exceptions import MlflowException
+        from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE
 
-        if isinstance(model_input, pd.DataFrame):
-            texts = model_input["text" if "text" in model_input else model_input.columns[0]]
-        else:
-            texts = model_input
-        texts = [str(t) for t in list(texts)]
-        probs = self.classifier.predict_proba(texts)
+        from pipeline.labels import LABELS
+        from pipeline.schema import with_context
+
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame({"text": list(model_input)})
+        if len(frame) and "text" not in frame:
+            raise MlflowException(f"input has no 'text' column (columns: {list(frame.columns)})", INVALID_PARAMETER_VALUE)
+        texts = list(frame["text"]) if len(frame) else []
+        for row, text in enumerate(texts):
+            if not isinstance(text, str) or not text.strip():
+                raise MlflowException(f"row {row}: 'text' must be a non-empty string, got {text!r}",
+                                      INVALID_PARAMETER_VALUE)
+        articles = list(frame["article_id"]) if "article_id" in frame else [None] * len(texts)
+        records = with_context([{"article_id": a, "index": i if a is not None else None, "text": t}
+                                for i, (a, t) in enumerate(zip(articles, texts))])
+        probs = self.classifier.predict_proba(texts, contexts=[tuple(r["context"]) for r in records])
         out = pd.DataFrame(probs, columns=list(LABELS)).astype("float64")
         out.insert(0, "label", [LABELS[i] for i in probs.argmax(axis=1)] if len(texts) else [])
         return out

@@ -22,6 +22,7 @@ text-align:left;vertical-align:top}th{background:#f4f4f4}td.n{text-align:right;w
 section{margin:2rem 0;border-top:2px solid #444;padding-top:.5rem}h2{font-size:17px;margin:.2rem 0}
 .src{color:#666;font-size:12px}.s{padding:1px 2px;border-radius:3px;margin-right:2px}
 .legend span{display:inline-block;padding:1px 8px;margin-right:6px;border-radius:3px}
+.low{opacity:.55;border-bottom:1px dashed #555}
 """ + "".join(f".{lab}{{background:{c}}}" for lab, c in COLOURS.items())
 
 
@@ -44,9 +45,13 @@ def _summary_row(s: dict) -> str:
     return "<tr>" + "".join(cells) + "</tr>\n"
 
 
+LOW_CONFIDENCE = 0.6  # below it a label is drawn faint and dashed: the model was unsure
+
+
 def _sentence_span(row: dict) -> str:
     probs = ", ".join(f"{lab} {float(row[f'p_{lab}']):.2f}" for lab in LABELS)
-    return f'<span class="s {escape(row["label"])}" title="{escape(probs)}">{escape(row["text"])}</span>\n'
+    low = " low" if float(row[f"p_{row['label']}"]) < LOW_CONFIDENCE else ""
+    return f'<span class="s {escape(row["label"])}{low}" title="{escape(probs)}">{escape(row["text"])}</span>\n'
 
 
 def write_html_report(path: Path, summaries: Iterable[dict], rows: Iterable[dict], title: str = "Stance report") -> int:
@@ -58,6 +63,7 @@ def write_html_report(path: Path, summaries: Iterable[dict], rows: Iterable[dict
                      f"<meta name=viewport content='width=device-width,initial-scale=1'>"
                      f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>\n<h1>{escape(title)}</h1>\n")
         handle.write("<p class=legend>" + "".join(f'<span class="{lab}">{lab}</span>' for lab in LABELS) +
+                     f'<span class="neutral low">faint, dashed: below {LOW_CONFIDENCE:.0%} confidence</span>'
                      " &mdash; hover a sentence for its probabilities</p>\n")
         handle.write("<table><thead><tr><th>article</th><th>sentences</th>" +
                      "".join(f"<th>{lab}</th>" for lab in LABELS) +
@@ -71,7 +77,11 @@ def write_html_report(path: Path, summaries: Iterable[dict], rows: Iterable[dict
             aid = escape(str(article_id))
             handle.write(f'<section id="a-{aid}"><h2>{aid}</h2><div class=src>{escape(str(summary.get("source", "")))}'
                          f"</div>\n<p>")
+            paragraph = None
             for row in group:
+                if paragraph is not None and row.get("paragraph") != paragraph:
+                    handle.write("</p>\n<p>")  # the article's own paragraphs
+                paragraph = row.get("paragraph")
                 handle.write(_sentence_span(row))
             handle.write("</p></section>\n")
         handle.write("</body></html>\n")

@@ -95,3 +95,39 @@ def merge_review(reviewed: Iterable[dict], sentences: dict[str, dict], gold_rows
                         **({"note": row["note"].strip()} if (row.get("note") or "").strip() else {})}
     kept = [g for g in gold_rows if g.get("sentence_id") not in decided]
     return kept + list(decided.values()), len(decided)
+
+
+def export_for_review(output: Path, limit: int, model_dir: Path, label_studio: Path | None = None) -> str:
+    """`stance review export`: the CSV (and Label Studio tasks) of the sentences most worth
+    reviewing; InputError when every sentence already has a gold label."""
+    from pipeline import paths
+    from pipeline.classifier import StanceClassifier
+    from pipeline.io import read_jsonl, write_json
+    from pipeline.schema import GOLD, with_context
+
+    everything = list(read_jsonl(paths.LABELED))
+    records = with_context([r for r in everything if r["label_source"] != GOLD], everything)
+    if not records:
+        raise InputError(f"{paths.LABELED}: every sentence already has a gold label; add articles to "
+                         "seeds/articles/ and run `dvc repro` first")
+    probs = StanceClassifier.load(model_dir).predict_proba([r["text"] for r in records],
+                                                           contexts=[tuple(r["context"]) for r in records])
+    rows = select_for_review(records, probs, limit)
+    write_review_csv(output, rows)
+    if label_studio:
+        write_json(label_studio, label_studio_tasks(rows))
+    return (f"review export: {len(rows)} sentences -> {output}; fill the 'label' column, then "
+            f"`stance review import {output}`")
+
+
+def import_review(reviewed: Path, gold_path: Path) -> str:
+    """`stance review import`: validate a reviewed CSV and merge it into the gold file."""
+    from pipeline import paths
+    from pipeline.io import read_jsonl, write_jsonl
+
+    rows = read_review_csv(reviewed)
+    sentences = {r["sentence_id"]: r for r in read_jsonl(paths.SENTENCES)}
+    gold = list(read_jsonl(gold_path)) if gold_path.exists() else []
+    merged, changed = merge_review(rows, sentences, gold, str(reviewed))
+    write_jsonl(gold_path, merged)
+    return f"review import: {changed} labels merged into {gold_path}; run `dvc repro` to retrain"

@@ -8,12 +8,15 @@ one window and one summary per unfinished article, whatever the corpus size.
 
 Sentence row (SENTENCE_COLUMNS):
     article_id, sentence_id, index   the article, the sentence's stable id, its position
+    paragraph                        its paragraph (null for pre-split input)
     start, end                       character offsets into the article text (null for
                                      pre-split input)
     text, label                      the sentence and its predicted stance
     p_accusation, p_denial, p_neutral
+    article_sha1                     the hash of the article's content these rows were scored from
 Article summary (SUMMARY_COLUMNS):
-    article_id, source, sentences, n_<label>, share_<label>, mean_confidence,
+    article_id, article_sha1, model (backend and model hash that scored it), source,
+    sentences, n_<label>, share_<label>, mean_confidence,
     top_accusation / top_denial (+ _p, _sentence_id): the most confident sentence of each
 """
 
@@ -30,12 +33,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from pipeline.config import SegmentConfig
 from pipeline.inputs import Document
 from pipeline.labels import LABELS
-from pipeline.segment import Sentence, segment_article
-from pipeline.io import Article
+from pipeline.segmentation import Sentence, segment_article
 
-SENTENCE_COLUMNS = {"article_id": "str", "sentence_id": "str", "index": "int", "start": "int", "end": "int",
-                    "text": "str", "label": "str", **{f"p_{lab}": "float" for lab in LABELS}}
-SUMMARY_COLUMNS = {"article_id": "str", "source": "str", "sentences": "int",
+SENTENCE_COLUMNS = {"article_id": "str", "sentence_id": "str", "index": "int", "paragraph": "int", "start": "int",
+                    "end": "int", "text": "str", "label": "str", **{f"p_{lab}": "float" for lab in LABELS}, "article_sha1": "str"}
+SUMMARY_COLUMNS = {"article_id": "str", "article_sha1": "str", "model": "str", "source": "str", "sentences": "int",
                    **{f"n_{lab}": "int" for lab in LABELS}, **{f"share_{lab}": "float" for lab in LABELS},
                    "mean_confidence": "float",
                    **{f"top_{lab}{suffix}": kind for lab in ("accusation", "denial")
@@ -59,6 +61,8 @@ class ScoreConfig(BaseModel):
 class ArticleSummary:
     article_id: str
     source: str
+    article_sha1: str = ""
+    model: str = ""
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(LABELS, 0))
     confidence_sum: float = 0.0
     top: dict[str, tuple[float, str, str]] = field(default_factory=dict)  # label -> (p, text, sentence id)
@@ -72,7 +76,8 @@ class ArticleSummary:
 
     def row(self) -> dict:
         total = sum(self.counts.values())
-        out = {"article_id": self.article_id, "source": self.source, "sentences": total,
+        out = {"article_id": self.article_id, "article_sha1": self.article_sha1, "model": self.model,
+               "source": self.source, "sentences": total,
                **{f"n_{lab}": n for lab, n in self.counts.items()},
                **{f"share_{lab}": round(n / total, 4) if total else 0.0 for lab, n in self.counts.items()},
                "mean_confidence": round(self.confidence_sum / total, 4) if total else None}
@@ -89,14 +94,14 @@ class ScoredWindow:
     finished: list[dict]  # summaries of the articles whose last sentence is in `rows` or earlier
 
 
-Predict = Callable[[list[str]], "object"]  # texts -> (n, 3) probabilities
+Predict = Callable[[list[str], list[tuple[str, str]]], "object"]  # texts, contexts -> (n, 3) probabilities
 LOOKAHEAD = 16  # documents in flight per segmentation worker
 
 
 def document_sentences(doc: Document, config: SegmentConfig, boilerplate: list[re.Pattern]) -> Iterable[Sentence]:
     if doc.sentences is not None:
         return doc.sentences
-    return segment_article(Article(doc.article_id, doc.source, doc.text or "", doc.is_html), config, boilerplate)
+    return segment_article(doc, config, boilerplate)
 
 
 def segmented(documents: Iterable[Document], segment_config: SegmentConfig, boilerplate: list[re.Pattern],
@@ -149,25 +154,30 @@ def _segmentation_pool(workers: int):
 
 
 def score_documents(config: ScoreConfig, documents: Iterable[Document], predict_proba: Predict,
-                    segment_config: SegmentConfig, boilerplate: list[re.Pattern]) -> Iterator[ScoredWindow]:
+                    segment_config: SegmentConfig, boilerplate: list[re.Pattern], model: str = "") -> Iterator[ScoredWindow]:
     """Score every sentence of every document; yields one ScoredWindow per model call."""
     pending: list[Sentence] = []
+    contexts: list[tuple[str, str]] = []  # (headline, previous sentence) of each pending sentence
     open_articles: dict[str, ArticleSummary] = {}
     closed: list[str] = []
 
     def flush() -> ScoredWindow:
-        probs = predict_proba([s.text for s in pending]) if pending else []
-        rows = [sentence_row(s, p) for s, p in zip(pending, probs)]
+        probs = predict_proba([s.text for s in pending], list(contexts)) if pending else []
+        rows = [sentence_row(s, p, open_articles[s.article_id].article_sha1) for s, p in zip(pending, probs)]
         for row in rows:
             open_articles[row["article_id"]].add(row)
         finished = [open_articles.pop(aid).row() for aid in closed]
         pending.clear()
+        contexts.clear()
         closed.clear()
         return ScoredWindow(rows, finished)
 
     for doc, sentences in segmented(documents, segment_config, boilerplate, config.workers):
-        open_articles[doc.article_id] = ArticleSummary(doc.article_id, doc.source)
-        for sentence in sentences:
+        open_articles[doc.article_id] = ArticleSummary(doc.article_id, doc.source, doc.digest, model)
+        headline = previous = None
+        for sentence in sentences:  # the context the model was trained with: pipeline.schema.with_context
+            contexts.append((headline or "", previous or ""))
+            headline, previous = headline if headline is not None else sentence.text, sentence.text
             pending.append(sentence)
             if len(pending) >= config.window:
                 yield flush()
@@ -176,8 +186,8 @@ def score_documents(config: ScoreConfig, documents: Iterable[Document], predict_
         yield flush()
 
 
-def sentence_row(sentence: Sentence, probs) -> dict:
+def sentence_row(sentence: Sentence, probs, article_sha1: str = "") -> dict:
     label = LABELS[int(probs.argmax())]
     return {"article_id": sentence.article_id, "sentence_id": sentence.sentence_id, "index": sentence.index,
-            "start": sentence.start, "end": sentence.end, "text": sentence.text, "label": label,
-            **{f"p_{lab}": round(float(p), 6) for lab, p in zip(LABELS, probs)}}
+            "paragraph": sentence.paragraph, "start": sentence.start, "end": sentence.end, "text": sentence.text, "label": label,
+            **{f"p_{lab}": round(float(p), 6) for lab, p in zip(LABELS, probs)}, "article_sha1": article_sha1}

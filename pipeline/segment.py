@@ -1,136 +1,37 @@
-"""Stage `segment`: articles -> sentences.
+"""Stage `segment`: the articles under `segment.articles_dir` -> data/sentences.jsonl.
 
-Each article is split into lines; page boilerplate and repeated lines (a headline
-printed twice) are dropped; pysbd splits each remaining line into sentences, and
-boilerplate sentences (a photo credit after a caption) and fragments too short to
-carry a claim are dropped. HTML
-pages are reduced to their main text with trafilatura first, and offsets then
-point into that extracted text.
-
-Sentence record (data/sentences.jsonl, one JSON object per line):
-    sentence_id  str  stable id: hash of article id + normalised text
-    article_id   str  the article file's stem
-    index        int  0-based position of the sentence in the article
-    start, end   int  character offsets into the article text: text == article[start:end]
-    text         str  the sentence
+Articles are read as `stance score` reads them (pipeline/inputs.py: .txt, .html, .jsonl,
+recursively; ids are paths relative to the folder, without suffix) and split by
+pipeline/segmentation.py. Unreadable files are reported one line each and skipped.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import unicodedata
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from functools import lru_cache
+from collections.abc import Callable
+from dataclasses import asdict
 
-from pipeline.config import SegmentConfig
-from pipeline.io import Article
-
-_QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4\u201c\u201d\u201e\u201f\u2033\""})
-_WORD = re.compile(r"[^\W\d_]{2,}")
+from pipeline import paths
+from pipeline.config import Params
+from pipeline.inputs import InputConfig, read_documents
+from pipeline.io import InputError, write_json, write_jsonl
+from pipeline.segmentation import load_boilerplate, segment_article
 
 
-@dataclass(frozen=True)
-class Sentence:
-    sentence_id: str
-    article_id: str
-    index: int
-    start: int
-    end: int
-    text: str
-
-
-def normalise(text: str) -> str:
-    """The form of a sentence that its id and gold-label matching use: NFKC,
-    one kind of quote, single spaces, case-folded."""
-    text = unicodedata.normalize("NFKC", text).translate(_QUOTES)
-    return " ".join(text.split()).casefold()
-
-
-def sentence_id(article_id: str, text: str) -> str:
-    return hashlib.sha1(f"{article_id}\n{normalise(text)}".encode()).hexdigest()[:16]
-
-
-def word_count(text: str) -> int:
-    return len(_WORD.findall(text))
-
-
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd  # imported lazily: building its rules takes a moment
-
-    # pysbd builds ~700 regexes through re's module-level cache (512 entries). Python 3.11
-    # evicts the oldest entry, hot or not, so pysbd recompiles all the time; at 4,096 it
-    # segments ~25% faster, the same sentences (docs/benchmarks.md). 3.12+ evicts the least
-    # recently used and gains nothing. A private attribute: where it is gone, nothing changes.
-    if getattr(re, "_MAXCACHE", 4096) < 4096:
-        re._MAXCACHE = 4096
-    return pysbd.Segmenter(language="en", clean=False)
-
-
-def compile_boilerplate(patterns: Iterable[str]) -> list[re.Pattern]:
-    return [re.compile(p, re.IGNORECASE) for p in patterns]
-
-
-def extract_main_text(html: str) -> str:
-    import trafilatura
-
-    return trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True) or ""
-
-
-def _is_boilerplate(text: str, boilerplate: list[re.Pattern]) -> bool:
-    return any(p.fullmatch(text) for p in boilerplate)
-
-
-def _lines(text: str) -> Iterator[tuple[int, str]]:
-    """(offset, stripped line) for every non-blank line."""
-    offset = 0
-    for raw in text.splitlines(keepends=True):
-        stripped = raw.strip()
-        if stripped:
-            yield offset + raw.index(stripped), stripped
-        offset += len(raw)
-
-
-def _split_line(line: str) -> Iterator[tuple[int, str]]:
-    cursor = 0
-    for piece in _segmenter().segment(line):
-        piece = piece.strip()
-        if not piece:
+def run(params: Params, report: Callable[[str], None]) -> str:
+    cfg = params.segment
+    boilerplate = load_boilerplate(cfg.boilerplate_path)
+    problems: list[str] = []
+    sentences, seen = [], {}
+    for doc in read_documents([str(cfg.articles_dir)], InputConfig(cfg.max_article_bytes), problems.append):
+        if doc.article_id in seen:
+            problems.append(f"{doc.source}: duplicate article id {doc.article_id!r} (also {seen[doc.article_id]})")
             continue
-        at = line.find(piece, cursor)
-        if at < 0:  # pysbd changed the text: keep the line whole rather than guess offsets
-            yield 0, line
-            return
-        cursor = at + len(piece)
-        yield at, piece
-
-
-def segment_text(article_id: str, text: str, boilerplate: list[re.Pattern], min_words: int) -> list[Sentence]:
-    sentences: list[Sentence] = []
-    seen_lines: set[str] = set()
-    seen_ids: set[str] = set()
-    for line_start, line in _lines(text):
-        key = normalise(line)
-        if key in seen_lines or _is_boilerplate(line, boilerplate):
-            continue
-        seen_lines.add(key)
-        for at, piece in _split_line(line):
-            sid = sentence_id(article_id, piece)
-            if word_count(piece) < min_words or sid in seen_ids or _is_boilerplate(piece, boilerplate):
-                continue
-            seen_ids.add(sid)
-            start = line_start + at
-            sentences.append(Sentence(sid, article_id, len(sentences), start, start + len(piece), piece))
-    return sentences
-
-
-def segment_article(article: Article, config: SegmentConfig, boilerplate: list[re.Pattern]) -> list[Sentence]:
-    text = extract_main_text(article.text) if article.is_html else article.text
-    return segment_text(article.article_id, text, boilerplate, config.min_words)
-
-
-def segment_articles(config: SegmentConfig, articles: Iterable[Article], boilerplate: list[re.Pattern]) -> list[Sentence]:
-    """Every article's sentences, in article order."""
-    return [s for article in articles for s in segment_article(article, config, boilerplate)]
+        seen[doc.article_id] = doc.source
+        sentences += [asdict(s) for s in (doc.sentences or segment_article(doc, cfg, boilerplate))]
+    for problem in problems:
+        report(problem)
+    if not seen:
+        raise InputError(f"{cfg.articles_dir}: no readable articles")
+    write_jsonl(paths.SENTENCES, sentences)
+    write_json(paths.SEGMENT_REPORT, {"articles": len(seen), "sentences": len(sentences), "skipped": problems})
+    return f"segment: {len(seen)} articles -> {len(sentences)} sentences ({len(problems)} skipped)"

@@ -18,7 +18,10 @@ import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from pipeline.io import with_umask
+
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+KEY_SEP = "\x1f"  # joins the columns of a composite key in `keep_only`
 
 
 def table_format(path: Path) -> str:
@@ -73,10 +76,12 @@ class Table:
         return self.path.with_name(self.path.name + ".parts")
 
     # resuming ----------------------------------------------------------------------------
-    def keep_only(self, key: str, keep: set[str]) -> int:
-        """Drop rows whose `key` is not in `keep`, and any torn line. Returns rows dropped."""
+    def keep_only(self, key: str | tuple[str, ...], keep: set[str]) -> int:
+        """Drop rows whose `key` (one column, or several joined by KEY_SEP) is not in `keep`,
+        and any torn line. Returns rows dropped."""
+        keys = (key,) if isinstance(key, str) else key
         if self.format == "parquet":
-            return self._parquet_keep_only(key, keep)
+            return self._parquet_keep_only(keys, keep)
         if not self.path.exists():
             return 0
         # always rewritten: this also drops a torn last line and ends the file with a newline
@@ -85,14 +90,15 @@ class Table:
                                          suffix=".tmp", delete=False, encoding="utf-8", newline="") as tmp:
             write = self._writer(tmp, header=True)
             for row in self.rows():
-                if str(row[key]) in keep:
+                if KEY_SEP.join(str(row[k]) for k in keys) in keep:
                     write(row)
                 else:
                     dropped += 1
+        with_umask(tmp.name)
         os.replace(tmp.name, self.path)
         return dropped
 
-    def _parquet_keep_only(self, key: str, keep: set[str]) -> int:
+    def _parquet_keep_only(self, keys: tuple[str, ...], keep: set[str]) -> int:
         import pyarrow.compute as pc
         import pyarrow.parquet as pq
 
@@ -107,7 +113,9 @@ class Table:
         dropped = 0
         for file in self._parquet_files():
             table = pq.read_table(file)
-            mask = pc.is_in(table[key], value_set=_pa_strings(keep))
+            joined = table[keys[0]] if len(keys) == 1 else pc.binary_join_element_wise(
+                *(pc.cast(table[k], "string") for k in keys), KEY_SEP)
+            mask = pc.is_in(joined, value_set=_pa_strings(keep))
             kept = table.filter(mask)
             if kept.num_rows < table.num_rows:
                 dropped += table.num_rows - kept.num_rows
@@ -162,6 +170,7 @@ class Table:
         with pq.ParquetWriter(tmp, self._schema()) as writer:
             for file in files:
                 writer.write_table(pq.read_table(file).cast(self._schema()))
+        with_umask(tmp)
         os.replace(tmp, self.path)
         shutil.rmtree(parts, ignore_errors=True)
 
@@ -218,6 +227,7 @@ def _atomic_parquet(table, path: Path) -> None:
     os.close(fd)
     try:
         pq.write_table(table, tmp)
+        with_umask(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

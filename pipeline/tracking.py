@@ -1,9 +1,10 @@
 """MLflow tracking: where runs go, and what each run records.
 
-One MLflow run per training: `train` opens it (params, per-epoch curves, tags with
-the git commit and the dvc.lock data hashes) and stores its id in the model card;
-`evaluate` re-opens the same run to add the final metrics, plots and the model,
-registered as `stance-classifier` with the `champion` alias on the newest version.
+One MLflow run per training: `train` opens it (params, per-epoch curves, tags with the git
+commit, the md5 of every input it read and of the model it wrote); `evaluate` re-opens
+the run that made the model (found by the model's md5) to add the test metrics and plots,
+`register` logs the model into it and registers it as `stance-classifier` with the
+`champion` alias on the newest version, and `stance eval-set --mlflow` adds its figures.
 
 The store is `sqlite:///<repo root>/mlflow.db` with artifacts in `<repo root>/mlruns`,
 as absolute paths, so `dvc exp run --temp` (which runs in a copy under
@@ -36,22 +37,37 @@ def tracking_uri(root: Path | None = None) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root(root) / 'mlflow.db'}"
 
 
-def setup_mlflow(experiment: str, root: Path | None = None) -> str:
-    """Point MLflow at the store and experiment; returns the experiment id."""
+def setup_mlflow_store(root: Path | None = None) -> None:
+    """Point MLflow at the project's store (offline: no telemetry, no download progress bars)."""
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     import mlflow
 
     mlflow.set_tracking_uri(tracking_uri(root))
+
+
+def setup_mlflow(experiment: str, root: Path | None = None) -> str:
+    """Point MLflow at the store and experiment; returns the experiment id."""
+    import mlflow
+
+    setup_mlflow_store(root)
     found = mlflow.get_experiment_by_name(experiment)
     if found is not None:
-        mlflow.set_experiment(experiment_id=found.experiment_id)
-        return found.experiment_id
-    artifacts = None
-    if "MLFLOW_TRACKING_URI" not in os.environ:
-        artifacts = (repo_root(root) / "mlruns").as_uri()
-    exp_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
+        exp_id = found.experiment_id
+    else:
+        artifacts = None
+        if "MLFLOW_TRACKING_URI" not in os.environ:
+            artifacts = (repo_root(root) / "mlruns").as_uri()
+        exp_id = mlflow.create_experiment(experiment, artifact_location=artifacts)
+    if (found.tags if found else {}).get(EXPERIMENT_KIND) != MODEL_TRAINING:
+        # MLflow 3's UI opens an experiment without this tag in its GenAI view (traces);
+        # this one trains models, so it opens on its runs
+        mlflow.MlflowClient().set_experiment_tag(exp_id, EXPERIMENT_KIND, MODEL_TRAINING)
     mlflow.set_experiment(experiment_id=exp_id)
     return exp_id
+
+
+EXPERIMENT_KIND, MODEL_TRAINING = "mlflow.experimentKind", "custom_model_development"
 
 
 def flatten(params: dict, prefix: str = "") -> dict[str, object]:
@@ -73,27 +89,32 @@ def git_commit(root: Path) -> str:
         return "unknown"
 
 
-def dvc_lock_hashes(root: Path) -> dict[str, str]:
-    """md5 of every dependency and output recorded in dvc.lock, as `data.<path>` tags."""
-    lock = root / "dvc.lock"
-    if not lock.exists():
-        return {}
-    tags = {}
-    for stage in (yaml.safe_load(lock.read_text()) or {}).get("stages", {}).values():
-        for entry in stage.get("deps", []) + stage.get("outs", []):
-            if "md5" in entry and not entry["path"].startswith("pipeline/"):
-                tags[f"data.{entry['path']}"] = entry["md5"]
-    return tags
+def folder_md5(folder: Path) -> str:
+    """One md5 over a folder's files (relative names and contents), independent of file dates."""
+    import hashlib
+
+    from pipeline.io import file_md5
+
+    digest = hashlib.md5()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_md5(path)}\n".encode())
+    return digest.hexdigest()
 
 
-def log_and_register_model(model_dir: Path, config) -> str:
-    """Log the model folder as a pyfunc (label + three probabilities) in the active run,
+def run_with_tag(key: str, value: str) -> str | None:
+    """The newest run of the active experiment with tag `key` = `value`."""
+    import mlflow
+
+    runs = mlflow.search_runs(filter_string=f"tags.{key} = '{value}'", order_by=["attributes.start_time DESC"],
+                              max_results=1, output_format="list")
+    return runs[0].info.run_id if runs else None
+
+
+def log_and_register_model(model_dir: Path, config, run_id: str) -> str:
+    """Log the model folder as a pyfunc (label + three probabilities) in run `run_id`,
     register it, and point the alias at the new version. Returns the version."""
     import mlflow
     import pandas as pd
-    import torch
-    import transformers
-    from mlflow.models import infer_signature
 
     from pipeline.labels import LABELS
 
@@ -101,7 +122,20 @@ def log_and_register_model(model_dir: Path, config) -> str:
     example = pd.DataFrame({"text": ["The ministry rejected the allegations as baseless.",
                                      "Rights groups say hundreds were detained without charge."]})
     output = pd.DataFrame({"label": ["denial", "accusation"], **{lab: [0.1, 0.2] for lab in LABELS}})
-    info = mlflow.pyfunc.log_model(
+    with mlflow.start_run(run_id=run_id):
+        info = _log_pyfunc(model_dir, config, package, example, output)
+    version = str(info.registered_model_version)
+    mlflow.MlflowClient().set_registered_model_alias(config.registered_model, config.alias, version)
+    return version
+
+
+def _log_pyfunc(model_dir: Path, config, package: Path, example, output):
+    import mlflow
+    import torch
+    import transformers
+    from mlflow.models import infer_signature
+
+    return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(package / "pyfunc_model.py"),
         artifacts={"model_dir": str(Path(model_dir).resolve())},
@@ -112,9 +146,6 @@ def log_and_register_model(model_dir: Path, config) -> str:
                           f"mlflow=={mlflow.__version__}", "pandas", "numpy"],
         registered_model_name=config.registered_model,
     )
-    version = str(info.registered_model_version)
-    mlflow.MlflowClient().set_registered_model_alias(config.registered_model, config.alias, version)
-    return version
 
 
 MLFLOW_SCHEMES = ("models:/", "runs:/", "mlflow-artifacts:/")
@@ -126,12 +157,11 @@ def resolve_model(spec: str, cache: Path | None = None) -> Path:
     the model folder inside its pyfunc (read with yaml.safe_load: nothing is unpickled)."""
     if not spec.startswith(MLFLOW_SCHEMES):
         return Path(spec)
-    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     import tempfile
 
     import mlflow
 
-    mlflow.set_tracking_uri(tracking_uri())
+    setup_mlflow_store()
     target = Path(tempfile.mkdtemp(prefix="stance-model-", dir=cache))
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=spec, dst_path=str(target)))
     flavor = (yaml.safe_load((local / "MLmodel").read_text()) or {}).get("flavors", {}).get("python_function", {})

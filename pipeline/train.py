@@ -1,168 +1,74 @@
-"""Stage `train`: fine-tune the base sentence encoder with a three-way stance head.
+"""Stage `train`: fine-tune the shipped model -> models/stance/ and one MLflow run.
 
-Input: training records (`text`, `label`). Output: a model folder with safetensors
-weights, tokenizer, id2label/label2id in config.json, and card.json (base model,
-data hash, params, metrics). Seeded and deterministic on CPU; bf16 and larger
-batches on a GPU. The loss is weighted by inverse class frequency when
-`train.class_weighting` is on.
+Training data (pipeline/training.py `training_set`): the gold sentences of the seed train
+split and the authored corpus, less `train.valid_disputes` authored disputes drawn with the
+seed. Those held-out disputes are the validation set: the per-epoch curves are drawn on
+them (never on the test article) and, with `train.calibrate`, the temperature is fitted on
+them.
+
+The model folder is deterministic: card.json holds what inference needs (`max_length`,
+`context`, `temperature`), the training params and the hashes of the inputs, and nothing
+about when, where or in which MLflow run it was trained. That goes to the MLflow run (run
+id, seconds, curves), tagged with the model's hash (`model_md5`) so that `evaluate` and
+`register` find the run that made the bytes they read; no file under DVC or git changes
+with it, so a fresh `dvc repro` leaves `git status` clean.
 """
 
 from __future__ import annotations
 
+import random
+import shutil
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from pathlib import Path
 
-import numpy as np
-
-from pipeline.config import TrainConfig
-from pipeline.labels import ID2LABEL, LABEL2ID, LABELS
-
-EpochCallback = Callable[[int, dict[str, float]], None]
-
-
-@dataclass
-class TrainResult:
-    model: object
-    tokenizer: object
-    history: list[dict] = field(default_factory=list)  # one dict of metrics per epoch
-    train_seconds: float = 0.0
-    train_sentences: int = 0
+from pipeline import paths, tracking
+from pipeline.authored import load_authored
+from pipeline.config import Params
+from pipeline.io import file_md5, read_jsonl
+from pipeline.labels import LABELS
+from pipeline.schema import training_records, with_context
+from pipeline.training import fit_temperature, save_model, train_classifier, training_set
 
 
-def class_weights(labels: list[str]) -> np.ndarray:
-    """Inverse-frequency ('balanced') weights; a class absent from training gets weight 1."""
-    counts = np.array([labels.count(lab) for lab in LABELS], dtype=float)
-    weights = np.where(counts > 0, len(labels) / (len(LABELS) * np.maximum(counts, 1)), 1.0)
-    return weights
+def run(params: Params, report: Callable[[str], None]) -> str:
+    import mlflow
 
+    cfg = params.train
+    records, splits = list(read_jsonl(paths.LABELED)), list(read_jsonl(paths.SPLITS))
+    authored = load_authored(params.corpus.paths) if cfg.use_authored else []
+    disputes = sorted({r["dispute"] for r in authored})
+    held_out = set(random.Random(cfg.seed).sample(disputes, min(cfg.valid_disputes, len(disputes) // 2)))
+    valid = [r for r in authored if r["dispute"] in held_out]
+    real_news = with_context(training_records(records, splits, cfg.use_weak_labels), records)
+    train_rows = training_set(cfg, real_news, [r for r in authored if r["dispute"] not in held_out])
+    inputs = {str(p): file_md5(p) for p in (paths.LABELED, paths.SPLITS, *(params.corpus.paths if cfg.use_authored else []))}
 
-def _macro_f1(eval_pred) -> dict[str, float]:
-    from sklearn.metrics import f1_score
+    tracking.setup_mlflow(params.mlflow.experiment)
+    with mlflow.start_run() as run_info:
+        mlflow.log_params(tracking.flatten(params.model_dump(mode="json")))
+        mlflow.set_tags({"git_commit": tracking.git_commit(tracking.repo_root()), "stage": "train",
+                         **{f"input.{path}": md5 for path, md5 in inputs.items()}})
+        result = train_classifier(cfg, train_rows, valid or None,
+                                  on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch))
+        temperature = 1.0
+        if cfg.calibrate and valid:
+            from pipeline.classifier import StanceClassifier
 
-    logits, labels = eval_pred
-    return {"macro_f1": f1_score(labels, logits.argmax(-1), labels=list(range(len(LABELS))),
-                                 average="macro", zero_division=0)}
-
-
-def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] | None = None,
-                     on_epoch: EpochCallback | None = None, max_steps: int = -1) -> TrainResult:
-    """Fine-tune on `train` records; evaluate on `valid` after each epoch if given
-    (for the curves only: nothing is selected on it)."""
-    import time
-
-    import torch
-    from datasets import Dataset, disable_progress_bars
-    from transformers import (AutoModelForSequenceClassification, AutoTokenizer, DataCollatorWithPadding,
-                              PrinterCallback, Trainer, TrainerCallback, TrainingArguments,
-                              enable_full_determinism, set_seed)
-    from transformers.utils import logging as hf_logging
-
-    from pipeline.classifier import pick_device, resolve_base_model, set_threads
-
-    hf_logging.set_verbosity_error()  # the new head's "newly initialised" notice is expected
-    hf_logging.disable_progress_bar()
-    disable_progress_bars()
-
-    device = pick_device(config.device)
-    on_gpu = device.type == "cuda"
-    set_threads(config.threads)
-    if on_gpu:
-        set_seed(config.seed)
-    else:
-        enable_full_determinism(config.seed)
-
-    base = resolve_base_model(config.base_model)
-    tokenizer = AutoTokenizer.from_pretrained(base, trust_remote_code=False)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        base, num_labels=len(LABELS), id2label=dict(ID2LABEL), label2id=dict(LABEL2ID),
-        use_safetensors=True, trust_remote_code=False)
-
-    def encode(records: list[dict]) -> Dataset:
-        ds = Dataset.from_dict({"text": [r["text"] for r in records], "label": [LABEL2ID[r["label"]] for r in records]})
-        return ds.map(lambda b: tokenizer(b["text"], truncation=True, max_length=config.max_length),
-                      batched=True, remove_columns=["text"])
-
-    weights = torch.tensor(class_weights([r["label"] for r in train]) if config.class_weighting
-                           else np.ones(len(LABELS)), dtype=torch.float32)
-
-    class WeightedTrainer(Trainer):
-        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
-            labels = inputs.pop("labels")
-            outputs = model(**inputs)
-            loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weights.to(outputs.logits.device))
-            return (loss, outputs) if return_outputs else loss
-
-    history: list[dict] = []
-
-    class EpochLog(TrainerCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            logs = logs or {}
-            epoch = round(state.epoch or 0)
-            row = {"train_loss": logs.get("loss")} if "loss" in logs else {}
-            row.update({k.replace("eval_", "valid_"): v for k, v in logs.items() if k in ("eval_loss", "eval_macro_f1")})
-            if not row:
-                return
-            if history and history[-1]["epoch"] == epoch:
-                history[-1].update(row)
-            else:
-                history.append({"epoch": epoch, **row})
-
-    with tempfile.TemporaryDirectory() as out:
-        args = TrainingArguments(
-            output_dir=out, num_train_epochs=config.epochs, max_steps=max_steps,
-            per_device_train_batch_size=config.gpu_batch_size if on_gpu else config.batch_size,
-            per_device_eval_batch_size=64, learning_rate=config.learning_rate,
-            weight_decay=config.weight_decay, warmup_steps=float(config.warmup_ratio),
-            eval_strategy="epoch" if valid else "no", logging_strategy="epoch", save_strategy="no",
-            report_to="none", seed=config.seed, data_seed=config.seed, use_cpu=not on_gpu, bf16=on_gpu,
-            disable_tqdm=True, dataloader_num_workers=0, full_determinism=not on_gpu)
-        trainer = WeightedTrainer(
-            model=model, args=args, train_dataset=encode(train), eval_dataset=encode(valid) if valid else None,
-            processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
-            compute_metrics=_macro_f1, callbacks=[EpochLog()])
-        trainer.remove_callback(PrinterCallback)
-        started = time.perf_counter()
-        trainer.train()
-        seconds = time.perf_counter() - started
-    if on_epoch:
-        for row in history:
-            on_epoch(row["epoch"], {k: v for k, v in row.items() if k != "epoch" and v is not None})
-    model.eval()
-    return TrainResult(model.cpu() if on_gpu else model, tokenizer, history, seconds, len(train))
-
-
-def training_set(config: TrainConfig, seed_records: list[dict], authored: list[dict]) -> list[dict]:
-    """What a model of this config trains on: the given seed/article records (each
-    `real_news_repeats` times), the authored corpus when `use_authored`, and
-    `augment_swaps` name-swapped copies of each article
-    (real-news) sentence, with names drawn from the authored disputes. The copies both
-    weigh the few real-news sentences up against the authored corpus and break the link
-    between a dispute's parties and its stance."""
-    from pipeline.augment import augment, name_pools, with_dispute
-
-    extra = list(authored) if config.use_authored else []
-    rows = list(seed_records) * config.real_news_repeats + extra
-    if config.augment_swaps:
-        articles = with_dispute(seed_records)
-        pools = name_pools(articles + extra)
-        rows += augment(articles, config.augment_swaps, pools, config.seed)
-    return rows
-
-
-def seed_only(config: TrainConfig, epochs: int, learning_rate: float) -> TrainConfig:
-    """The reference recipe: seed gold only, no authored corpus, no augmentation."""
-    return config.model_copy(update={"use_authored": False, "augment_swaps": 0, "real_news_repeats": 1, "epochs": epochs,
-                                     "learning_rate": learning_rate})
-
-
-def save_model(result: TrainResult, out_dir, card: dict) -> None:
-    import json
-    from pathlib import Path
-
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    out.chmod(0o755)
-    result.model.save_pretrained(out, safe_serialization=True)
-    result.tokenizer.save_pretrained(out)
-    (out / "card.json").write_text(json.dumps(card, indent=2) + "\n")
+            classifier = StanceClassifier(result.model, result.tokenizer, max_length=cfg.max_length, context=cfg.context)
+            logits = classifier.logits([r["text"] for r in valid], contexts=[tuple(r["context"]) for r in valid])
+            temperature = fit_temperature(logits, [r["label"] for r in valid])
+        card = {"base_model": cfg.base_model, "labels": list(LABELS), "max_length": cfg.max_length,
+                "context": cfg.context, "temperature": temperature, "train": cfg.model_dump(mode="json"),
+                "inputs_md5": inputs, "train_sentences": len(train_rows),
+                "valid_disputes": sorted(held_out), "valid_sentences": len(valid)}
+        staging = Path(tempfile.mkdtemp(dir=paths.MODELS.mkdir(exist_ok=True) or paths.MODELS, prefix=".stance-"))
+        save_model(result, staging, card)
+        shutil.rmtree(paths.MODEL_DIR, ignore_errors=True)
+        staging.rename(paths.MODEL_DIR)
+        model_md5 = tracking.folder_md5(paths.MODEL_DIR)
+        mlflow.set_tag("model_md5", model_md5)
+        mlflow.log_metrics({"train_seconds": result.train_seconds, "train_sentences": len(train_rows),
+                            "valid_sentences": len(valid), "temperature": temperature})
+    return (f"train: {len(train_rows)} sentences, {cfg.epochs} epochs, {result.train_seconds:.0f} s, "
+            f"temperature {temperature}; MLflow run {run_info.info.run_id}")

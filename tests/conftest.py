@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PROJECT_FILES = ["pipeline", "configs", "seeds", "dvc.yaml", "pyproject.toml", ".dvcignore"]
+PROJECT_FILES = ["pipeline", "configs", "seeds", "dvc.yaml", "research", "pyproject.toml", ".dvcignore"]
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +64,7 @@ def project(tmp_path: Path, env) -> Path:
 def tiny_model(tmp_path_factory) -> Path:
     """A real model folder from a few training steps: for the scoring and export tests."""
     from pipeline.config import TrainConfig
-    from pipeline.train import save_model, train_classifier
+    from pipeline.training import save_model, train_classifier
 
     rows = [{"text": t, "label": l} for t, l in [
         ("The ministry denied the allegations as baseless.", "denial"),
@@ -72,5 +72,5 @@ def tiny_model(tmp_path_factory) -> Path:
         ("The talks are scheduled to resume on Tuesday.", "neutral")]]
     result = train_classifier(TrainConfig(epochs=1, batch_size=3, max_length=32, seed=3), rows, max_steps=2)
     folder = tmp_path_factory.mktemp("tiny") / "model"
-    save_model(result, folder, {"tiny": True})
+    save_model(result, folder, {"tiny": True, "max_length": 32})
     return folder

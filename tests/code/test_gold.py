@@ -2,7 +2,7 @@ import pytest
 
 from pipeline.gold import match_gold, parse_gold
 from pipeline.io import InputError
-from pipeline.segment import Sentence, sentence_id
+from pipeline.segmentation import Sentence, sentence_id
 
 
 def sent(article, index, text):

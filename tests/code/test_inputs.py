@@ -35,6 +35,18 @@ def test_bad_file_is_reported_and_the_rest_read(tmp_path, name, content, reason)
     assert len(problems) == 1 and problems[0].startswith(str(tmp_path / name)) and reason in problems[0]
 
 
+def test_unsupported_files_inside_a_folder_are_reported(tmp_path):
+    (tmp_path / "good.txt").write_text(GOOD)
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "memo.docx").write_bytes(b"PK\x03\x04")
+    (tmp_path / "report.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / ".DS_Store").write_bytes(b"\x00")  # hidden files are not inputs
+    docs, problems = read([tmp_path])
+    assert [d.article_id for d in docs] == ["good"]
+    assert sorted(problems) == [f"{tmp_path / 'report.pdf'}: unsupported format '.pdf' (expected .txt, .html, .htm or .jsonl)",
+                                f"{tmp_path / 'sub' / 'memo.docx'}: unsupported format '.docx' (expected .txt, .html, .htm or .jsonl)"]
+
+
 @pytest.mark.parametrize("line, reason", [
     ("not json", "malformed JSONL line"),
     ('["a list"]', "needs a non-empty string 'text'"),
@@ -66,10 +78,10 @@ def test_folders_recurse_globs_match_and_ids_are_stable(tmp_path):
     (tmp_path / "news" / "2024").mkdir(parents=True)
     (tmp_path / "news" / "2024" / "a.txt").write_text(GOOD)
     (tmp_path / "news" / "b.html").write_text(f"<html><body><article><p>{GOOD}</p></article></body></html>")
-    (tmp_path / "news" / "notes.md").write_text("ignored")
+    (tmp_path / "news" / "notes.md").write_text("not an article")
     docs, problems = read([tmp_path / "news", tmp_path / "news" / "2024" / "*.txt"])
     assert [(d.article_id, d.is_html) for d in docs] == [("2024/a", False), ("b", True), ("a", False)]
-    assert problems == []
+    assert problems == [f"{tmp_path / 'news' / 'notes.md'}: unsupported format '.md' (expected .txt, .html, .htm or .jsonl)"]
 
 
 def test_outputs_are_never_read_as_inputs(tmp_path):
@@ -81,7 +93,10 @@ def test_outputs_are_never_read_as_inputs(tmp_path):
 
 def test_stdin_as_text_and_as_jsonl():
     docs, _ = read(["-"], stdin=io.BytesIO(GOOD.encode()))
-    assert [(d.article_id, d.text) for d in docs] == [("stdin", GOOD)]
+    assert [d.text for d in docs] == [GOOD] and docs[0].article_id.startswith("stdin-")
+    other, _ = read(["-"], stdin=io.BytesIO((GOOD + " More.").encode()))
+    assert other[0].article_id != docs[0].article_id  # named by content: a second article is a new one
+    assert read(["-"], stdin=io.BytesIO(GOOD.encode()))[0][0].article_id == docs[0].article_id
     lines = b'{"id": "s1", "text": "One."}\n{"text": "Two."}\n'
     docs, _ = read(["-"], InputConfig(stdin_format="jsonl"), stdin=io.BytesIO(lines))
     assert [d.article_id for d in docs] == ["s1", "stdin:2"]

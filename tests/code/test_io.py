@@ -1,6 +1,12 @@
 import pytest
 
-from pipeline.io import InputError, read_article, read_articles, read_jsonl, write_jsonl
+from pipeline.inputs import InputConfig, read_documents
+from pipeline.io import InputError, read_jsonl, write_jsonl
+
+
+def read(folder, max_bytes=1000):
+    problems = []
+    return list(read_documents([str(folder)], InputConfig(max_bytes), problems.append)), problems
 
 
 @pytest.mark.parametrize(
@@ -16,33 +22,24 @@ from pipeline.io import InputError, read_article, read_articles, read_jsonl, wri
 def test_bad_article_is_reported(tmp_path, content, reason):
     path = tmp_path / "bad.txt"
     path.write_bytes(content)
-    with pytest.raises(InputError) as err:
-        read_article(path, max_bytes=100)
-    assert str(err.value).startswith(str(path)) and reason in str(err.value)
+    documents, problems = read(tmp_path, max_bytes=100)
+    assert not documents and len(problems) == 1
+    assert problems[0].startswith(str(path)) and reason in problems[0]
 
 
 def test_bad_articles_are_skipped_and_the_rest_read(tmp_path):
     (tmp_path / "good.txt").write_text("China denied the claims.", encoding="utf-8")
     (tmp_path / "empty.txt").write_text("")
     (tmp_path / "latin.txt").write_bytes("Caf\u00e9".encode("latin-1"))
-    (tmp_path / "notes.md").write_text("ignored: not an article type")
-    articles, problems = read_articles(tmp_path, max_bytes=1000)
+    (tmp_path / "notes.md").write_text("reported: not an article type")
+    articles, problems = read(tmp_path)
     assert [a.article_id for a in articles] == ["good"]
-    assert len(problems) == 2 and all("\n" not in p for p in problems)
+    assert len(problems) == 3 and all("\n" not in p for p in problems)
 
 
 def test_utf8_bom_is_dropped(tmp_path):
-    path = tmp_path / "bom.txt"
-    path.write_bytes(b"\xef\xbb\xbfHello there world.")
-    assert read_article(path, 1000).text == "Hello there world."
-
-
-def test_duplicate_article_ids_are_reported(tmp_path):
-    (tmp_path / "a.txt").write_text("One sentence here.")
-    (tmp_path / "sub").mkdir()
-    (tmp_path / "sub" / "a.html").write_text("<p>Another one here.</p>")
-    articles, problems = read_articles(tmp_path, 1000)
-    assert len(articles) == 1 and "duplicate article id 'a'" in problems[0]
+    (tmp_path / "bom.txt").write_bytes(b"\xef\xbb\xbfHello there world.")
+    assert read(tmp_path)[0][0].text == "Hello there world."
 
 
 def test_jsonl_round_trip_and_errors(tmp_path):

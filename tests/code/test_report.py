@@ -1,4 +1,5 @@
-"""The HTML report escapes everything that comes from an input."""
+"""The HTML report escapes everything that comes from an input, shows how sure each label
+is, and keeps the article's paragraphs."""
 
 from pipeline.report import write_html_report
 
@@ -11,9 +12,9 @@ def summary(article_id, text):
             "mean_confidence": 0.9, "top_accusation": text, "top_accusation_p": 0.9, "top_denial": None, "top_denial_p": None}
 
 
-def row(article_id, text):
-    return {"article_id": article_id, "text": text, "label": "accusation",
-            "p_accusation": 0.9, "p_denial": 0.05, "p_neutral": 0.05}
+def row(article_id, text, p=0.9, paragraph=0):
+    return {"article_id": article_id, "text": text, "label": "accusation", "paragraph": paragraph,
+            "p_accusation": p, "p_denial": (1 - p) / 2, "p_neutral": (1 - p) / 2}
 
 
 def test_input_text_cannot_inject_markup(tmp_path):
@@ -31,3 +32,13 @@ def test_page_is_self_contained(tmp_path):
     write_html_report(page, [summary("a", "They accused him.")], [row("a", "They accused him.")])
     html = page.read_text()
     assert "http://" not in html and "https://" not in html and "<link" not in html
+
+
+def test_unsure_labels_look_unsure_and_paragraphs_stay(tmp_path):
+    page = tmp_path / "report.html"
+    rows = [row("a", "Sure one.", 0.98, 0), row("a", "Unsure one.", 0.51, 0), row("a", "Next paragraph.", 0.9, 1)]
+    write_html_report(page, [summary("a", "Sure one.")], rows)
+    html = page.read_text()
+    assert '<span class="s accusation" title' in html and '<span class="s accusation low" title' in html
+    section = html[html.index('<section id="a-a">'):]
+    assert section.count("<p>") == 2 and section.index("Unsure one.") < section.index("</p>\n<p>") < section.index("Next")

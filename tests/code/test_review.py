@@ -9,7 +9,7 @@ from pipeline.gold import match_gold, parse_gold
 from pipeline.io import InputError
 from pipeline.review import (label_studio_tasks, merge_review, read_review_csv, select_for_review,
                              write_review_csv)
-from pipeline.segment import Sentence, sentence_id
+from pipeline.segmentation import Sentence, sentence_id
 
 
 def sentence(article, index, text):

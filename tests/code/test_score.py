@@ -14,7 +14,8 @@ from pipeline.score import LOOKAHEAD, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreCo
 from pipeline.tables import Table
 
 
-def keyword_probs(texts):
+def keyword_probs(texts, contexts=None):
+    assert contexts is None or len(contexts) == len(texts)
     out = []
     for t in texts:
         i = 1 if "denied" in t else 0 if "accused" in t else 2
@@ -152,3 +153,61 @@ def test_overwrite_starts_afresh(tmp_path):
     run(folder, out)
     stats, _ = run(folder, out, overwrite=True)
     assert stats.articles == 1 and len(list(Table(out, SENTENCE_COLUMNS).rows())) == 3
+
+
+def test_each_sentence_gets_its_articles_headline_and_previous_sentence():
+    seen = []
+
+    def record(texts, contexts):
+        seen.extend(zip(texts, contexts))
+        return keyword_probs(texts)
+
+    list(score_documents(ScoreConfig(window=2), docs("ab"), record, SegmentConfig(), []))
+    first, second, third = (t for t, _ in seen[:3])
+    assert [c for _, c in seen[:3]] == [("", ""), (first, first), (first, second)]
+    assert seen[3][1] == ("", "")  # article b starts afresh
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_an_edited_article_is_scored_again_and_its_old_rows_replaced(tmp_path, suffix):
+    folder = write_articles(tmp_path / "in", ["a", "b"])
+    out = tmp_path / f"out{suffix}"
+    run(folder, out, model="onnx:abc")
+    (folder / "a.txt").write_text("The ministry denied the report again.\nTalks resume on Friday.")
+    stats, _ = run(folder, out, model="onnx:abc")
+    assert (stats.articles, stats.already_done, stats.rescored) == (1, 1, 1)
+    rows = list(Table(out, SENTENCE_COLUMNS).rows())
+    assert [r["text"] for r in rows if r["article_id"] == "a"] == ["The ministry denied the report again.",
+                                                                     "Talks resume on Friday."]
+    summaries = list(Table(summary_path_for(out), SUMMARY_COLUMNS).rows())
+    assert sorted(s["article_id"] for s in summaries) == ["a", "b"]
+
+
+def test_an_edited_article_cut_short_keeps_its_old_rows_until_scored_again(tmp_path):
+    folder = write_articles(tmp_path / "in", ["a"])
+    out = tmp_path / "out.jsonl"
+    run(folder, out)
+    before = list(Table(out, SENTENCE_COLUMNS).rows())
+    (folder / "a.txt").write_text("The ministry denied the report again.\nTalks resume on Friday.")
+
+    def interrupt(stats):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # new rows written, its summary not yet
+        run(folder, out, on_window=interrupt)
+    stats, _ = run(folder, out)
+    assert stats.rescored == 1
+    after = list(Table(out, SENTENCE_COLUMNS).rows())
+    assert len(after) == 2 and after != before and len({r["article_sha1"] for r in after}) == 1
+
+
+def test_another_model_into_the_same_output_is_refused(tmp_path):
+    from pipeline.batch_scoring import ResumeError
+
+    folder = write_articles(tmp_path / "in", ["a"])
+    out = tmp_path / "out.jsonl"
+    run(folder, out, model="torch:111")
+    with pytest.raises(ResumeError, match="scored with model torch:111, not onnx:222"):
+        run(folder, out, model="onnx:222")
+    stats, _ = run(folder, out, model="onnx:222", overwrite=True)
+    assert stats.articles == 1

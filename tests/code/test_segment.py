@@ -2,9 +2,9 @@ import pytest
 import yaml
 
 from pipeline.config import SegmentConfig
-from pipeline.io import Article
-from pipeline.segment import (compile_boilerplate, normalise, segment_article, segment_text,
-                              sentence_id)
+from pipeline.inputs import Document
+from pipeline.segmentation import (compile_boilerplate, load_boilerplate, normalise, segment_article, segment_text,
+                                   sentence_id)
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +110,7 @@ def test_html_main_text_is_extracted(boilerplate):
     <p>The report, published last week, said at least forty detainees had been beaten during interrogations
     and that several had been denied medical care for weeks.</p></article>
     <footer>Copyright 2024. All rights reserved.</footer></body></html>"""
-    article = Article("page", "page.html", html, is_html=True)
+    article = Document("page", "page.html", html, is_html=True)
     sentences = segment_article(article, SegmentConfig(), boilerplate)
     joined = " ".join(s.text for s in sentences)
     assert "rejected a report by rights groups" in joined and "forty detainees" in joined

@@ -1,4 +1,4 @@
-from pipeline.tracking import dvc_lock_hashes, flatten, repo_root, tracking_uri
+from pipeline.tracking import flatten, folder_md5, repo_root, tracking_uri
 
 
 def test_repo_root_steps_out_of_a_dvc_experiment_copy(tmp_path):
@@ -22,9 +22,17 @@ def test_flatten():
     assert flatten({"train": {"lr": 1, "x": {"y": 2}}, "a": 3}) == {"train.lr": 1, "train.x.y": 2, "a": 3}
 
 
-def test_dvc_lock_hashes_skip_code(tmp_path):
-    (tmp_path / "dvc.lock").write_text(
-        "schema: '2.0'\nstages:\n  label:\n    cmd: stance label\n    deps:\n    - path: data/sentences.jsonl\n"
-        "      md5: abc\n    - path: pipeline/label.py\n      md5: def\n    outs:\n    - path: data/labeled.jsonl\n"
-        "      md5: ghi\n")
-    assert dvc_lock_hashes(tmp_path) == {"data.data/sentences.jsonl": "abc", "data.data/labeled.jsonl": "ghi"}
+def test_folder_md5_follows_names_and_contents_not_dates(tmp_path):
+    import os
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "x.txt").write_text("one")
+    (tmp_path / "a" / "y.txt").write_text("two")
+    first = folder_md5(tmp_path / "a")
+    os.utime(tmp_path / "a" / "x.txt", (0, 0))
+    assert folder_md5(tmp_path / "a") == first
+    (tmp_path / "a" / "y.txt").write_text("three")
+    assert folder_md5(tmp_path / "a") != first
+    (tmp_path / "a" / "y.txt").write_text("two")
+    (tmp_path / "a" / "y.txt").rename(tmp_path / "a" / "z.txt")
+    assert folder_md5(tmp_path / "a") != first

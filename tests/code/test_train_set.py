@@ -1,7 +1,7 @@
-"""What each recipe trains on (pipeline.train.training_set), without training."""
+"""What each recipe trains on (pipeline.training.training_set), without training."""
 
 from pipeline.config import TrainConfig
-from pipeline.train import seed_only, training_set
+from pipeline.training import class_weights, seed_only, training_set
 
 SEEDS = [{"sentence_id": "s1", "article_id": "a", "text": "Officials in Valdoria denied the report.", "label": "denial"},
          {"sentence_id": "s2", "article_id": "a", "text": "Rights groups accused Valdoria of abuse.", "label": "accusation"}]
@@ -21,3 +21,15 @@ def test_shipped_recipe_adds_authored_repeats_and_swaps():
 def test_seed_only_recipe_trains_on_the_seeds_alone():
     cfg = seed_only(TrainConfig(use_authored=True, augment_swaps=4, real_news_repeats=3), epochs=10, learning_rate=2e-4)
     assert training_set(cfg, SEEDS, AUTHORED) == SEEDS and cfg.epochs == 10
+
+
+def test_name_swaps_change_the_context_with_the_sentence():
+    seeds = [{**SEEDS[1], "context": ["Valdoria rejects report", "Officials in Valdoria denied the report."]}]
+    rows = training_set(TrainConfig(use_authored=True, augment_swaps=3, real_news_repeats=1), seeds, AUTHORED)
+    swapped = [r for r in rows if "~" in r["sentence_id"]]
+    assert swapped and all("Valdoria" not in r["text"] and "Valdoria" not in " ".join(r["context"]) for r in swapped)
+
+
+def test_class_weights_are_balanced_and_absent_classes_weigh_one():
+    assert list(class_weights(["denial", "denial", "neutral", "accusation"])) == [4 / 3, 2 / 3, 4 / 3]
+    assert list(class_weights(["denial", "neutral", "neutral"])) == [1.0, 1.5, 0.75]

@@ -10,7 +10,7 @@ import pytest
 from pipeline.classifier import StanceClassifier
 from pipeline.config import MlflowConfig, TrainConfig
 from pipeline.labels import LABELS
-from pipeline.train import class_weights, save_model, train_classifier
+from pipeline.training import fit_temperature, save_model, train_classifier
 
 pytestmark = pytest.mark.slow
 
@@ -51,15 +51,45 @@ def test_same_seed_same_predictions(trained):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_saved_model_is_safetensors_and_reloads(trained, tmp_path):
-    save_model(trained, tmp_path / "m", {"base_model": TINY.base_model})
+def test_saved_model_is_safetensors_and_reloads_with_its_card(trained, tmp_path):
+    save_model(trained, tmp_path / "m", {"base_model": TINY.base_model, "max_length": 8, "temperature": 2.0})
     files = {p.name for p in (tmp_path / "m").iterdir()}
     assert "model.safetensors" in files and "pytorch_model.bin" not in files
-    assert json.loads((tmp_path / "m" / "card.json").read_text())["base_model"] == TINY.base_model
+    loaded = StanceClassifier.load(tmp_path / "m", device="cpu")
+    assert (loaded.max_length, loaded.temperature, loaded.context) == (8, 2.0, "none")  # read from the card alone
     texts = [t for t, _ in SENTENCES]
-    before = StanceClassifier(trained.model, trained.tokenizer).predict_proba(texts)
-    after = StanceClassifier.load(tmp_path / "m", device="cpu").predict_proba(texts)
-    np.testing.assert_allclose(before, after, atol=1e-5)
+    same = StanceClassifier(trained.model, trained.tokenizer, max_length=8, temperature=2.0).predict_proba(texts)
+    np.testing.assert_allclose(loaded.predict_proba(texts), same, atol=1e-5)
+    longer = StanceClassifier(trained.model, trained.tokenizer, max_length=32, temperature=2.0).predict_proba(texts)
+    assert not np.allclose(loaded.predict_proba(texts), longer, atol=1e-4)  # the card's max_length was used
+
+
+def test_same_inputs_same_model_bytes(trained, tmp_path):
+    again = train_classifier(TINY, records(), records()[:3], max_steps=3)
+    for name, result in (("a", trained), ("b", again)):
+        save_model(result, tmp_path / name, {"max_length": 32})
+    for path in sorted((tmp_path / "a").iterdir()):
+        assert path.read_bytes() == (tmp_path / "b" / path.name).read_bytes(), path.name
+
+
+def test_a_context_model_reads_the_previous_sentence(tmp_path):
+    ctx = TINY.model_copy(update={"context": "previous"})
+    rows = [{**r, "context": ["", "The ministry issued a statement."]} for r in records()]
+    result = train_classifier(ctx, rows, max_steps=3)
+    clf = StanceClassifier(result.model, result.tokenizer, max_length=32, context="previous")
+    text = ["It said the claims were false."]
+    with_context = clf.predict_proba(text, contexts=[("", "Rights groups accused the ministry of abuse.")])
+    without = clf.predict_proba(text)
+    assert not np.allclose(with_context, without, atol=1e-6)
+
+
+def test_temperature_fits_overconfident_logits():
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 300)
+    logits = rng.normal(size=(300, 3))
+    logits[np.arange(300), labels] += 1.0  # right more often than not
+    t = fit_temperature(logits * 5, [LABELS[i] for i in labels])  # 5x too sharp
+    assert 3.5 < t < 7
 
 
 def test_predict_keeps_input_order_with_length_sorted_batches(trained):
@@ -76,12 +106,6 @@ def test_predict_nothing_returns_no_rows(trained):
     assert clf.predict_proba([]).shape == (0, len(LABELS)) and clf.predict([]) == []
 
 
-def test_class_weights_balance():
-    w = class_weights(["denial"] * 6 + ["accusation"] * 2 + ["neutral"] * 1)
-    assert w[LABELS.index("neutral")] > w[LABELS.index("accusation")] > w[LABELS.index("denial")]
-    assert class_weights(["denial", "denial"])[LABELS.index("neutral")] == 1.0
-
-
 def test_pyfunc_registered_with_alias_returns_label_and_probabilities(trained, tmp_path, monkeypatch):
     import mlflow
 
@@ -89,14 +113,18 @@ def test_pyfunc_registered_with_alias_returns_label_and_probabilities(trained, t
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
     monkeypatch.chdir(tmp_path)
-    save_model(trained, tmp_path / "model", {})
+    save_model(trained, tmp_path / "model", {"max_length": 32})
     tracking.setup_mlflow("test")
-    with mlflow.start_run():
-        version = tracking.log_and_register_model(tmp_path / "model", MlflowConfig())
+    with mlflow.start_run() as run:
+        pass
+    version = tracking.log_and_register_model(tmp_path / "model", MlflowConfig(), run.info.run_id)
     assert version == "1"
     loaded = mlflow.pyfunc.load_model("models:/stance-classifier@champion")
     out = loaded.predict(pd.DataFrame({"text": ["The firm denied it.", "Critics accused the firm of fraud."]}))
     assert list(out.columns) == ["label", *LABELS]
     assert set(out["label"]) <= set(LABELS) and np.allclose(out[list(LABELS)].sum(axis=1), 1, atol=1e-5)
+    assert len(loaded.predict(pd.DataFrame({"text": []}))) == 0
+    with pytest.raises(Exception, match="row 1: 'text' must be a non-empty string"):
+        loaded.predict(pd.DataFrame({"text": ["The firm denied it.", None]}))
     model_dir = tmp_path / "mlruns"
     assert not list(model_dir.rglob("*.pkl")) and not list(model_dir.rglob("python_model.pkl"))

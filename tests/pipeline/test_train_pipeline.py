@@ -1,5 +1,6 @@
-"""Real `dvc repro` through train and evaluate, and `dvc exp run -S`, with tiny training
-params, into the temporary repo's own MLflow store."""
+"""Real `dvc repro` of the whole pipeline (train, evaluate, export, register), the research
+pipeline, and `dvc exp run -S`, with tiny training params, into the temporary repo's own
+MLflow store."""
 
 import json
 import sqlite3
@@ -14,70 +15,97 @@ pytestmark = pytest.mark.slow
 
 def tiny(project):
     """A few steps on a small slice of the authored corpus: real code paths, minutes not hours."""
-    corpus = project / "seeds/authored_corpus.jsonl"
-    rows = [json.loads(line) for line in corpus.read_text().splitlines()]
-    keep = sorted({r["dispute"] for r in rows})[:4]
-    corpus.write_text("".join(json.dumps(r) + "\n" for r in rows if r["dispute"] in keep and int(r["id"][-2:]) % 4 == 1))
     path = project / "configs/params.yaml"
     params = yaml.safe_load(path.read_text())
-    params["train"].update(epochs=1, batch_size=16, max_length=32, augment_swaps=1)
+    rows = [json.loads(line) for corpus in params["corpus"]["paths"] for line in (project / corpus).read_text().splitlines()]
+    keep = sorted({r["dispute"] for r in rows})[:6]
+    small = [r for r in rows if r["dispute"] in keep and r.get("index", 0) < 6]
+    for corpus in params["corpus"]["paths"]:  # the same files (the stages' deps), a slice of their rows
+        (project / corpus).write_text("".join(json.dumps(r) + "\n" for r in small if (r.get("id") is None) ==
+                                              ("articles" in corpus)))
+    params["train"].update(epochs=1, batch_size=16, max_length=32, augment_swaps=1, valid_disputes=2)
     params["corpus"].update(min_sentences=10, min_disputes=4)
-    params["evaluate"].update(cv_folds=2, dispute_folds=2, seed_only_epochs=1)
+    params["crossval"].update(folds=2, seeds=[1, 2], reference={"epochs": 1, "learning_rate": 0.0002})
+    params["generalize"].update(dispute_folds=2, reference={"epochs": 1, "learning_rate": 0.0002})
     path.write_text(yaml.safe_dump(params, sort_keys=False))
     run(["git", "commit", "-qam", "tiny params"], project, {})
 
 
-def mlflow_runs(project):
-    with sqlite3.connect(project / "mlflow.db") as db:
-        return db.execute("select r.run_uuid, p.value from runs r join params p on p.run_uuid = r.run_uuid "
-                          "where p.key = 'train.learning_rate'").fetchall()
+def changed_stages(project, env) -> set[str]:
+    status = json.loads(run(["dvc", "status", "--json"], project, env).stdout or "{}")
+    return {name.split(":")[-1] for name in status}
 
 
-def test_repro_trains_evaluates_registers_and_exp_run_tracks(project, env):
+def test_repro_trains_evaluates_exports_registers_and_is_deterministic(project, env):
     tiny(project)
     run(["dvc", "repro"], project, env)
     metrics = json.loads((project / "metrics/evaluate.json").read_text())
     assert set(metrics["test"]) == {"model", "majority", "weak", "tfidf_lr"}
-    assert all(0 <= s["macro_f1"] <= 1 for s in metrics["test"].values())
-    assert metrics["cv"]["shipped"]["macro_f1_mean"] >= 0 and metrics["cv"]["seed_only"]["macro_f1_mean"] >= 0
-    gap = json.loads((project / "metrics/crossval.json").read_text())["shipped_minus_seed_only"]
-    assert gap["ci95_low"] <= gap["macro_f1_pooled"] <= gap["ci95_high"]
-    out_of_fold = [json.loads(line) for line in (project / "metrics/crossval_predictions.jsonl").read_text().splitlines()]
-    gold = [json.loads(line) for line in (project / "data/labeled.jsonl").read_text().splitlines()]
-    assert sorted(r["sentence_id"] for r in out_of_fold) == sorted(r["sentence_id"] for r in gold
-                                                                   if r["label_source"] == "gold")
-    assert 0 <= metrics["name_swap"]["consistency"] <= 1
-    generalization = json.loads((project / "metrics/generalization.json").read_text())
-    assert set(generalization["leave_disputes_out"]) >= {"model", "seed_only", "tfidf_lr", "weak", "majority"}
-    assert json.loads((project / "metrics/corpus.json").read_text())["disputes"] == 4
-    assert (project / "models/stance/model.safetensors").exists()
+    assert metrics["test_sentences"] == 17 and metrics["name_swap"]["sentences"] > 0
     assert (project / "models/stance-onnx/model.int8.onnx").exists()  # the export stage
     assert (project / "plots/confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
 
     card = json.loads((project / "models/stance/card.json").read_text())
-    with sqlite3.connect(project / "mlflow.db") as db:
-        keys = {k for (k,) in db.execute("select key from metrics where run_uuid = ?", (card["mlflow_run_id"],))}
-        tags = dict(db.execute("select key, value from tags where run_uuid = ?", (card["mlflow_run_id"],)))
-        alias = db.execute("select alias, version from registered_model_aliases").fetchall()
-    assert {"train_loss", "valid_loss", "valid_macro_f1", "test.model.macro_f1", "cv.shipped.macro_f1_mean",
-            "cv.shipped.macro_f1_pooled", "cv.tfidf_lr.macro_f1_mean", "generalization.seed_gold.model.macro_f1"} <= keys
-    assert len(tags["git_commit"]) == 40 and "data.data/labeled.jsonl" in tags
-    assert alias == [("champion", 1)]
+    assert {"max_length", "context", "temperature"} <= set(card) and card["max_length"] == 32
+    assert "mlflow_run_id" not in card and "seconds" not in json.dumps(card)
+    from pipeline.io import file_md5
+    from pipeline.tracking import folder_md5
 
-    shown = run(["dvc", "metrics", "show", "metrics/evaluate.json"], project, env).stdout
-    assert "test.model.macro_f1" in shown and "test.tfidf_lr.macro_f1" in shown
-    plots = run(["dvc", "plots", "show", "-o", "plots_html"], project, env)
-    assert (project / "plots_html/index.html").exists(), plots.stdout
+    with sqlite3.connect(project / "mlflow.db") as db:
+        (run_id,) = db.execute("select run_uuid from tags where key = 'model_md5' and value = ?",
+                               (folder_md5(project / "models/stance"),)).fetchone()
+        keys = {k for (k,) in db.execute("select key from metrics where run_uuid = ?", (run_id,))}
+        tags = dict(db.execute("select key, value from tags where run_uuid = ?", (run_id,)))
+        alias = db.execute("select alias, version from registered_model_aliases").fetchall()
+        registered_run = db.execute("select run_id from model_versions").fetchall()
+    assert {"train_loss", "valid_loss", "valid_macro_f1", "test.model.macro_f1", "temperature",
+            "train_seconds", "valid_sentences"} <= keys
+    assert len(tags["git_commit"]) == 40
+    assert tags["input.data/labeled.jsonl"] == file_md5(project / "data/labeled.jsonl")  # what this run read
+    assert alias == [("champion", 1)] and registered_run == [(run_id,)]
+
     again = run(["dvc", "repro"], project, env)
     assert "Running stage" not in again.stdout
+
+    # a forced retrain gives the same bytes: nothing to export or register again
+    before = {p.name: p.read_bytes() for p in (project / "models/stance").iterdir()}
+    forced = run(["dvc", "repro", "--force", "--single-item", "train"], project, env)
+    assert {p.name: p.read_bytes() for p in (project / "models/stance").iterdir()} == before
+    rest = run(["dvc", "repro"], project, env).stdout
+    assert "Running stage" not in rest  # not export, not register: the model did not change
+    with sqlite3.connect(project / "mlflow.db") as db:
+        assert db.execute("select count(*) from model_versions").fetchone() == (1,)
+
+    # editing a module marks exactly the stages that run it
+    with open(project / "pipeline/export.py", "a") as handle:
+        handle.write("\n# touched\n")
+    assert changed_stages(project, env) == {"export"}
+    with open(project / "pipeline/schema.py", "a") as handle:
+        handle.write("\n# touched\n")
+    assert {"label", "split", "train", "evaluate", "crossval"} <= changed_stages(project, env)
+    assert "segment" not in changed_stages(project, env)
+    run(["git", "checkout", "pipeline"], project, env)
 
     # scoring with the pipeline's model: the default folder, the ONNX export, the registered model
     for extra in ([], ["--backend", "onnx"], ["--model", "models:/stance-classifier@champion"]):
         run(["stance", "score", "seeds/articles", "-o", "scored.jsonl", "--overwrite", *extra], project, env)
         assert len((project / "scored.articles.jsonl").read_text().splitlines()) == 5
 
+    # the research pipeline, on demand
+    research = run(["dvc", "repro", "research/dvc.yaml"], project, env)
+    assert "Running stage 'research/dvc.yaml:crossval'" in research.stdout
+    crossval = json.loads((project / "metrics/crossval.json").read_text())
+    assert crossval["seeds"] == [1, 2] and len(crossval["shipped"]["macro_f1_pooled_per_seed"]) == 2
+    gap = crossval["shipped_minus_seed_only"]
+    assert gap["ci95_low"] <= gap["macro_f1_pooled"] <= gap["ci95_high"]
+    out_of_fold = [json.loads(line) for line in (project / "metrics/crossval_predictions.jsonl").read_text().splitlines()]
+    assert len(out_of_fold) == 87 and all(len(r["shipped"]) == 2 for r in out_of_fold)
+    generalization = json.loads((project / "metrics/generalization.json").read_text())
+    assert set(generalization["leave_disputes_out"]) >= {"model", "seed_only", "tfidf_lr", "weak", "majority"}
+
     # read before the experiment: `dvc exp run -S` writes its value into the workspace params
     default = yaml.safe_load((project / "configs/params.yaml").read_text())["train"]["learning_rate"]
     run(["dvc", "exp", "run", "-S", "configs/params.yaml:train.learning_rate=0.0005"], project, env)
-    rates = sorted(float(v) for _, v in mlflow_runs(project))
+    with sqlite3.connect(project / "mlflow.db") as db:
+        rates = sorted(float(v) for (v,) in db.execute("select value from params where key = 'train.learning_rate'"))
     assert rates == sorted([float(default), 0.0005])

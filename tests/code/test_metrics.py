@@ -1,9 +1,8 @@
 import numpy as np
 import pytest
 
-from pipeline.config import EvaluateConfig, SplitConfig, TrainConfig
-from pipeline.evaluate import (cross_validate, evaluate_systems, evaluation_metrics, fit_majority, fit_tfidf_lr,
-                               macro_f1_rows, paired_bootstrap, score, summarise, weak_predictions)
+from pipeline.metrics import (baseline_predictions, expected_calibration_error, fit_majority, fit_tfidf_lr, macro_f1_rows,
+                              paired_bootstrap, score, summarise, weak_predictions)
 
 
 def test_score_per_class_and_confusion():
@@ -31,41 +30,11 @@ def test_baselines():
     assert weak_predictions(TEST) == ["denial", "accusation", "neutral"]  # abstention -> neutral
 
 
-def test_evaluate_systems_scores_every_system_on_the_same_sentences():
-    perfect = lambda texts: ["denial", "accusation", "neutral"]
-    scores = evaluate_systems({"model": perfect}, TRAIN, TEST)
-    assert set(scores) == {"model", "majority", "weak", "tfidf_lr"}
-    assert scores["model"]["macro_f1"] == 1.0 and scores["weak"]["accuracy"] == 1.0
-    assert sum(map(sum, scores["majority"]["confusion"])) == len(TEST)
-
-
-def test_cross_validate_holds_out_whole_articles():
-    seen = []
-
-    def fake_fit(config, train, batch_size):
-        seen.append({r.get("article_id") for r in train})
-        return fit_tfidf_lr(train)
-
-    records = TRAIN + TEST + rows("c", [("Officials rejected the report", "denial", "denial"),
-                                        ("Activists alleged abuse", "accusation", "accusation")])
-    authored = [{"text": "The regulator accused the bank of fraud", "label": "accusation", "dispute": "bank"}]
-    recipes = {"seed_only": TrainConfig(use_authored=False), "shipped": TrainConfig(use_authored=True)}
-    result, predictions = cross_validate(recipes, EvaluateConfig(), SplitConfig(), records, authored=authored,
-                                         fit=fake_fit, reference="seed_only")
-    assert result["folds"] == 3
-    assert seen == [{"b", "c"}, {"b", "c", None}, {"a", "c"}, {"a", "c", None}, {"a", "b"}, {"a", "b", None}]
-    assert set(result["shipped"]) == {"macro_f1_mean", "macro_f1_std", "accuracy_mean", "accuracy_std",
-                                      "macro_f1_pooled", "accuracy_pooled"}
-    assert {"seed_only", "shipped", "tfidf_lr", "weak", "majority", "shipped_minus_seed_only"} <= set(result)
-    # one out-of-fold row per gold sentence, each system's label beside the truth
-    assert sorted(p["sentence_id"] for p in predictions) == sorted(r["sentence_id"] for r in records)
-    assert all({"label", "shipped", "seed_only", "tfidf_lr", "weak", "majority"} <= set(p) for p in predictions)
-    weak_pooled = score([p["label"] for p in predictions], [p["weak"] for p in predictions])
-    assert result["weak"]["macro_f1_pooled"] == weak_pooled["macro_f1"]
-    gap = result["shipped_minus_seed_only"]
-    assert gap["macro_f1_pooled"] == pytest.approx(
-        result["shipped"]["macro_f1_pooled"] - result["seed_only"]["macro_f1_pooled"], abs=2e-4)
-    assert gap["ci95_low"] <= gap["macro_f1_pooled"] <= gap["ci95_high"]
+def test_baseline_predictions_label_every_test_sentence():
+    predicted = baseline_predictions(TRAIN, TEST)
+    assert set(predicted) == {"majority", "weak", "tfidf_lr"}
+    assert all(len(labels) == len(TEST) for labels in predicted.values())
+    assert predicted["weak"] == ["denial", "accusation", "neutral"]
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -111,14 +80,10 @@ def test_summarise_mean_and_std():
                                          "accuracy_std": 0.0}
 
 
-def test_evaluation_metrics_take_the_seed_only_figure_of_the_same_held_out_articles():
-    fold = {"seed_only": {"macro_f1": 0.42, "accuracy": 0.5}}
-    systems = {name: {"macro_f1_mean": 0.5} for name in ("shipped", "seed_only", "tfidf_lr", "weak", "majority")}
-    crossval = {"per_fold": [{"held_out": ["a"], **fold}, {"held_out": ["b"], "seed_only": {"macro_f1": 0.9}}], **systems}
-    metrics, scores = evaluation_metrics(["denial", "accusation", "neutral"], TRAIN, TEST, crossval, {"consistency": 1.0})
-    assert metrics["test_seed_only_macro_f1"] == 0.9  # TEST is article "b"
-    assert metrics["test"]["model"]["macro_f1"] == 1.0 and metrics["test_sentences"] == 3
-    assert set(metrics["test"]) == {"model", "majority", "weak", "tfidf_lr"} and set(metrics["test"]["model"]) == {
-        "macro_f1", "accuracy", "f1_accusation", "f1_denial", "f1_neutral"}
-    assert metrics["cv"] == systems and metrics["name_swap"] == {"consistency": 1.0}
-    assert scores["model"]["confusion"] == [[1, 0, 0], [0, 1, 0], [0, 0, 1]]
+def test_expected_calibration_error():
+    truth = ["accusation", "denial", "neutral", "denial"]
+    sure_and_right = np.eye(3)[[0, 1, 2, 1]]
+    assert expected_calibration_error(sure_and_right, truth) == 0.0
+    # always 90% sure, right half the time: off by 0.4
+    half = np.array([[0.9, 0.05, 0.05]] * 4)
+    assert expected_calibration_error(half, ["accusation", "denial", "accusation", "neutral"]) == pytest.approx(0.4)
