@@ -94,16 +94,12 @@ def export(model: Path = typer.Option(paths.MODEL_DIR, "--model", help="the trai
 def load_classifier(model: str, backend: str, scratch: Path, device: str = "auto", threads: int = 0):
     """(model folder, classifier) of a model folder or MLflow URI; one line and exit 2 if it
     cannot load (a missing folder, a bad URI, no ONNX export): nothing is scored."""
-    from pipeline.classifier import StanceClassifier
-    from pipeline.tracking import resolve_model
+    from pipeline.tracking import load_model
 
-    if backend not in ("torch", "onnx", "onnx-fp32"):
-        fail(f"--backend: {backend!r} is not one of torch, onnx, onnx-fp32")
     try:
-        folder = resolve_model(model, scratch)
-        return folder, StanceClassifier.load(folder, device=device, backend=backend, threads=threads)
-    except Exception as err:
-        fail(f"--model {model}: cannot load ({str(err).splitlines()[0] if str(err) else type(err).__name__})")
+        return load_model(model, backend, scratch, device, threads)
+    except ValueError as err:
+        fail(str(err))
 
 
 @app.command("eval-set")
@@ -138,6 +134,14 @@ def audit(output: Path = typer.Option(Path("reports/label_issues.csv"), "-o", "-
     from pipeline.audit import run
 
     typer.echo(run(params_or_fail(params_path), output), err=True)
+
+
+@app.command()
+def metrics() -> None:
+    """The headline figures of the metrics files, one table that fits a terminal."""
+    from pipeline.summary import print_table
+
+    print_table(paths.in_project(paths.METRICS).parent)
 
 
 EXIT_SKIPPED = 3  # `stance score`: finished, but some inputs were skipped (each reported on stderr)
@@ -225,9 +229,9 @@ def review_export(
 
 
 @review_app.command("import")
-def review_import(reviewed: Path = typer.Argument(..., help="the reviewed CSV"),
+def review_import(reviewed: Path = typer.Argument(..., help="the reviewed CSV, or a Label Studio JSON export"),
                   params_path: Path = ParamsOption) -> None:
-    """Validate a reviewed CSV and merge its labels into the gold file (seeds/gold_labels.jsonl)."""
+    """Validate reviewed labels (CSV or Label Studio JSON) and merge them into the gold file."""
     from pipeline.review import import_review
 
     try:

@@ -20,14 +20,13 @@ probabilities).
 from __future__ import annotations
 
 import csv
-import json
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from pipeline.io import InputError, atomic_write, write_json
+from pipeline.io import InputError, atomic_write, numbered_jsonl, write_json
 from pipeline.labels import LABELS
 from pipeline.metrics import expected_calibration_error, score
 from pipeline.schema import with_context
@@ -50,30 +49,17 @@ def read_eval_set(path: Path) -> list[EvalRow]:
         raise InputError(f"{path}: no such file")
     if path.suffix.lower() not in (".jsonl", ".csv"):
         raise InputError(f"{path}: unsupported format {path.suffix!r} (expected .jsonl or .csv)")
-    try:
-        raw = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise InputError(f"{path}: not UTF-8 (byte offset {err.start})") from None
-    records = list(_csv_records(path, raw) if path.suffix.lower() == ".csv" else _jsonl_records(path, raw))
+    records = list(_csv_records(path) if path.suffix.lower() == ".csv" else numbered_jsonl(path))
     if not records:
         raise InputError(f"{path}: empty file (no labelled rows)")
     return [_row(path, where, record) for where, record in records]
 
 
-def _jsonl_records(path: Path, raw: str):
-    for number, line in enumerate(raw.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise InputError(f"{path}:{number}: malformed JSON line ({err.msg})") from None
-        if not isinstance(record, dict):
-            raise InputError(f"{path}:{number}: expected a JSON object")
-        yield number, record
-
-
-def _csv_records(path: Path, raw: str):
+def _csv_records(path: Path):
+    try:
+        raw = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path}: not UTF-8 (byte offset {err.start})") from None
     reader = csv.DictReader(raw.splitlines())
     if not reader.fieldnames or "text" not in reader.fieldnames or "label" not in reader.fieldnames:
         raise InputError(f"{path}:1: the header needs 'text' and 'label' columns (has {reader.fieldnames})")

@@ -18,17 +18,27 @@ class InputError(ValueError):
 
 
 def read_jsonl(path: Path) -> Iterator[dict]:
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise InputError(f"{path}:{number}: not valid JSON ({err.msg})") from None
-            if not isinstance(record, dict):
-                raise InputError(f"{path}:{number}: expected a JSON object")
-            yield record
+    for _, record in numbered_jsonl(path):
+        yield record
+
+
+def numbered_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, record) of every non-blank line; InputError naming the file and line
+    on the first bad one (not JSON, not an object, not UTF-8)."""
+    with open(path, encoding="utf-8-sig") as handle:
+        try:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    raise InputError(f"{path}:{number}: not valid JSON ({err.msg})") from None
+                if not isinstance(record, dict):
+                    raise InputError(f"{path}:{number}: expected a JSON object")
+                yield number, record
+        except UnicodeDecodeError as err:
+            raise InputError(f"{path}: not UTF-8 (byte offset {err.start} of a line)") from None
 
 
 def write_jsonl(path: Path, records: Iterable[dict]) -> int:

@@ -29,11 +29,13 @@ class StancePyfunc(PythonModel):
 
         frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame({"text": list(model_input)})
         if len(frame) and "text" not in frame:
-            raise MlflowException(f"input has no 'text' column (columns: {list(frame.columns)})", INVALID_PARAMETER_VALUE)
+            raise MlflowException(f"row 0: no 'text' field (fields: {', '.join(map(str, frame.columns))})",
+                                  INVALID_PARAMETER_VALUE)
         texts = list(frame["text"]) if len(frame) else []
         for row, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
-                raise MlflowException(f"row {row}: 'text' must be a non-empty string, got {text!r}",
+                shown = None if not isinstance(text, str) and pd.isna(text) else text  # JSON null arrives as NaN
+                raise MlflowException(f"row {row}: 'text' must be a non-empty string, got {shown!r}",
                                       INVALID_PARAMETER_VALUE)
         articles = list(frame["article_id"]) if "article_id" in frame else [None] * len(texts)
         records = with_context([{"article_id": a, "index": i if a is not None else None, "text": t}

@@ -114,37 +114,31 @@ def log_and_register_model(model_dir: Path, config, run_id: str) -> str:
     """Log the model folder as a pyfunc (label + three probabilities) in run `run_id`,
     register it, and point the alias at the new version. Returns the version."""
     import mlflow
-    import pandas as pd
 
-    from pipeline.labels import LABELS
-
-    package = Path(__file__).resolve().parent
-    example = pd.DataFrame({"text": ["The ministry rejected the allegations as baseless.",
-                                     "Rights groups say hundreds were detained without charge."]})
-    output = pd.DataFrame({"label": ["denial", "accusation"], **{lab: [0.1, 0.2] for lab in LABELS}})
     with mlflow.start_run(run_id=run_id):
-        info = _log_pyfunc(model_dir, config, package, example, output)
+        info = _log_pyfunc(model_dir, Path(__file__).resolve().parent, config.registered_model)
     version = str(info.registered_model_version)
     mlflow.MlflowClient().set_registered_model_alias(config.registered_model, config.alias, version)
     return version
 
 
-def _log_pyfunc(model_dir: Path, config, package: Path, example, output):
+def _log_pyfunc(model_dir: Path, package: Path, registered_model: str):
     import mlflow
     import torch
     import transformers
-    from mlflow.models import infer_signature
 
+    # No signature and no input example: MLflow's schema check would drop a row's unknown
+    # columns and turn a missing `text` into an empty answer, or reject an empty request;
+    # the pyfunc checks its input itself and names the bad row (pipeline/pyfunc_model.py).
+    # (An input example without a signature would also make MLflow pickle the loaded model.)
     return mlflow.pyfunc.log_model(
         name="model",
         python_model=str(package / "pyfunc_model.py"),
         artifacts={"model_dir": str(Path(model_dir).resolve())},
         code_paths=[str(package)],
-        signature=infer_signature(example, output),
-        input_example=example,
         pip_requirements=[f"torch=={torch.__version__.split('+')[0]}", f"transformers=={transformers.__version__}",
                           f"mlflow=={mlflow.__version__}", "pandas", "numpy"],
-        registered_model_name=config.registered_model,
+        registered_model_name=registered_model,
     )
 
 
@@ -169,3 +163,18 @@ def resolve_model(spec: str, cache: Path | None = None) -> Path:
     if not folder:
         raise ValueError(f"{spec}: not a stance model (its MLmodel has no 'model_dir' artifact)")
     return local / folder
+
+
+def load_model(model: str, backend: str, scratch: Path, device: str = "auto",
+               threads: int = 0) -> tuple[Path, object]:
+    """(model folder, classifier) of a model folder or an MLflow URI (downloaded into
+    `scratch`); ValueError with one line saying why it cannot load."""
+    from pipeline.classifier import ONNX_FILES, StanceClassifier
+
+    if backend not in ONNX_FILES and backend != "torch":
+        raise ValueError(f"--backend: {backend!r} is not one of torch, {', '.join(ONNX_FILES)}")
+    try:
+        folder = resolve_model(model, scratch)
+        return folder, StanceClassifier.load(folder, device=device, backend=backend, threads=threads)
+    except Exception as err:
+        raise ValueError(f"--model {model}: cannot load ({str(err).splitlines()[0] if str(err) else type(err).__name__})") from None

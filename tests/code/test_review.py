@@ -49,8 +49,10 @@ def test_round_trip_export_fill_import(tmp_path):
         writer.writerows(rows)
     old_gold = [{"sentence_id": SENTENCES[3]["sentence_id"], "article_id": "old", "text": SENTENCES[3]["text"],
                  "label": "accusation"}]
-    merged, changed = merge_review(read_review_csv(path), {s["sentence_id"]: s for s in SENTENCES}, old_gold, "r")
-    assert changed == 2 and len(merged) == 3
+    merged, changed, already = merge_review(read_review_csv(path), {s["sentence_id"]: s for s in SENTENCES}, old_gold, "r")
+    assert (changed, already) == (2, 0) and len(merged) == 3
+    again = merge_review(read_review_csv(path), {s["sentence_id"]: s for s in SENTENCES}, merged, "r")
+    assert again == (merged, 0, 2)  # imported twice: already merged, nothing changes
     gold = parse_gold(merged, "gold")
     matched = match_gold(gold, [Sentence(**s) for s in SENTENCES], "gold")
     assert {matched[s["sentence_id"]].label for s in SENTENCES[1:4]} == {"accusation", "neutral"}
@@ -60,8 +62,8 @@ def test_round_trip_export_fill_import(tmp_path):
 def test_reviewed_label_replaces_old_gold():
     old = [{"sentence_id": SENTENCES[3]["sentence_id"], "article_id": "old", "text": SENTENCES[3]["text"],
             "label": "accusation"}]
-    merged, _ = merge_review([{"sentence_id": SENTENCES[3]["sentence_id"], "label": "denial"}],
-                             {s["sentence_id"]: s for s in SENTENCES}, old, "r")
+    merged, _, _ = merge_review([{"sentence_id": SENTENCES[3]["sentence_id"], "label": "denial"}],
+                                {s["sentence_id"]: s for s in SENTENCES}, old, "r")
     assert [g["label"] for g in merged] == ["denial"]
 
 
@@ -78,6 +80,37 @@ def test_bad_review_rows(rows, message):
     with pytest.raises(InputError) as err:
         merge_review(rows, {s["sentence_id"]: s for s in SENTENCES}, [], "r.csv")
     assert str(err.value).startswith(message)
+
+
+def test_every_bad_row_is_reported_in_one_run():
+    rows = [{"sentence_id": "nope", "label": "denial"},
+            {"sentence_id": SENTENCES[0]["sentence_id"], "label": "acusation"},
+            {"sentence_id": SENTENCES[1]["sentence_id"], "label": "denial"}]
+    with pytest.raises(InputError) as err:
+        merge_review(rows, {s["sentence_id"]: s for s in SENTENCES}, [], "r.csv")
+    assert str(err.value).splitlines() == ["r.csv:2: unknown sentence_id 'nope' (not in the segmented articles)",
+                                           "r.csv:3: unknown label 'acusation' (expected one of accusation, denial, neutral)"]
+
+
+def test_label_studio_export_is_read_back(tmp_path):
+    import json
+
+    from pipeline.review import read_label_studio_export
+
+    tasks = label_studio_tasks(select_for_review(RECORDS, PROBS, limit=2))
+    tasks[0]["annotations"] = [{"result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                                            "value": {"choices": ["denial"]}}]}]
+    tasks[1]["annotations"] = []  # not labelled yet
+    path = tmp_path / "export.json"
+    path.write_text(json.dumps(tasks))
+    rows = read_label_studio_export(path)
+    assert rows == [{"sentence_id": tasks[0]["data"]["sentence_id"], "label": "denial"},
+                    {"sentence_id": tasks[1]["data"]["sentence_id"], "label": ""}]
+    merged, changed, _ = merge_review(rows, {s["sentence_id"]: s for s in SENTENCES}, [], str(path), first_line=1)
+    assert changed == 1 and merged[0]["label"] == "denial"
+    path.write_text("{not json")
+    with pytest.raises(InputError, match="export.json: not a Label Studio JSON export"):
+        read_label_studio_export(path)
 
 
 def test_bad_review_files(tmp_path):

@@ -6,6 +6,7 @@ import logging
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -82,8 +83,53 @@ def test_presplit_sentences_carry_the_input_id_and_text(root, tiny_model, tmp_pa
 def test_a_bad_model_or_option_fails_before_any_work(root, inputs, tmp_path, monkeypatch):
     monkeypatch.chdir(root)
     result = score(inputs, "-o", tmp_path / "s.jsonl", "--model", tmp_path / "nowhere", root=root)
-    assert result.exit_code == 2 and "cannot load" in result.output and not (tmp_path / "s.jsonl").exists()
+    assert result.exit_code == 2 and not (tmp_path / "s.jsonl").exists()
+    assert f"{tmp_path / 'nowhere'}: no such model folder" in result.output and "Repo id" not in result.output
+    (tmp_path / "empty").mkdir()
+    result = score(inputs, "-o", tmp_path / "s.jsonl", "--model", tmp_path / "empty", root=root)
+    assert result.exit_code == 2 and f"{tmp_path / 'empty' / 'card.json'}: missing" in result.output
     assert score(inputs, "-o", tmp_path / "s.xlsx", root=root).exit_code == 2
+
+
+def test_the_onnx_hint_names_a_folder_of_its_own(root, tiny_model, inputs, tmp_path, monkeypatch):
+    monkeypatch.chdir(root)
+    result = score(inputs, "-o", tmp_path / "s.jsonl", "--backend", "onnx", "--model", tiny_model, root=root)
+    assert result.exit_code == 2 and f"-o {tiny_model}-onnx" in result.output
+
+
+def test_score_works_from_another_folder(root, tiny_model, inputs, tmp_path, env):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run([str(Path(sys.executable).parent / "stance"), "score", str(inputs), "-o", "out.jsonl",
+                           "--model", str(tiny_model)], cwd=elsewhere, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert len((elsewhere / "out.jsonl").read_text().splitlines()) == 6
+    assert oct((elsewhere / "out.jsonl").stat().st_mode & 0o777) == oct(0o666 & ~current_umask())
+
+
+def current_umask() -> int:
+    import os
+
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def test_outputs_are_readable_by_the_team(root, tiny_model, inputs, tmp_path, monkeypatch):
+    monkeypatch.chdir(root)
+    out = tmp_path / "s.parquet"
+    assert score(inputs, "-o", out, "--model", tiny_model, "--html", tmp_path / "r.html", root=root).exit_code == 0
+    for path in (out, tmp_path / "s.articles.parquet", tmp_path / "r.html"):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask(), path
+
+
+def test_help_is_complete_and_version_prints():
+    result = CliRunner().invoke(app, ["score", "--help"], terminal_width=200)
+    assert "[default: OUTPUT with .articles before the suffix]" in result.output
+    assert "sentences per model call [default: 32 on CPU, 256 on GPU]" in result.output
+    assert "<str>" not in result.output and "--help <bool>" not in result.output
+    version = CliRunner().invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("stance ")
 
 
 def test_onnx_export_agrees_with_torch(root, tiny_model, inputs, tmp_path, monkeypatch, caplog):
@@ -128,7 +174,7 @@ def test_the_export_computes_the_last_layer_for_the_first_token_only(tiny_model)
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from pipeline.export import first_token_last_layer
+    from pipeline.export import _first_token_last_layer as first_token_last_layer
 
     model = AutoModelForSequenceClassification.from_pretrained(str(tiny_model), attn_implementation="eager").eval()
     tokenizer = AutoTokenizer.from_pretrained(str(tiny_model))
@@ -140,3 +186,83 @@ def test_the_export_computes_the_last_layer_for_the_first_token_only(tiny_model)
         trimmed = model(**batch).logits
     assert hidden.shape[1] == 1 < batch["input_ids"].shape[1]  # one position out of the last layer
     assert torch.allclose(full, trimmed, atol=1e-5)
+
+
+def test_review_export_writes_the_label_studio_config_and_says_what_to_do_when_all_is_gold(
+        tiny_model, tmp_path, monkeypatch):
+    from pipeline import paths
+
+    monkeypatch.chdir(tmp_path)
+    paths.DATA.mkdir()
+    row = {"sentence_id": "s1", "article_id": "a", "index": 0, "start": 0, "end": 20, "paragraph": 0,
+           "text": "The firm denied it.", "label": "denial", "label_source": "gold", "weak_label": None}
+    paths.LABELED.write_text(json.dumps(row) + "\n")
+    result = CliRunner().invoke(app, ["review", "export", "-o", "r.csv", "--model", str(tiny_model)])
+    assert result.exit_code == 2 and "nothing to review" in result.output and "seeds/articles/" in result.output
+    paths.LABELED.write_text(json.dumps({**row, "label_source": "weak", "weak_label": "denial"}) + "\n")
+    result = CliRunner().invoke(app, ["review", "export", "-o", "r.csv", "--model", str(tiny_model),
+                                      "--label-studio", "tasks.json"])
+    assert result.exit_code == 0, result.output
+    config = (tmp_path / "tasks.label_config.xml").read_text()
+    assert '<Choices name="label" toName="text"' in config and all(f'"{lab}"' in config for lab in
+                                                                   ("accusation", "denial", "neutral"))
+    assert json.loads((tmp_path / "tasks.json").read_text())[0]["data"]["sentence_id"] == "s1"
+
+
+def test_a_killed_run_resumes_with_every_article_once(root, tiny_model, tmp_path, env):
+    """SIGKILL mid-run (no clean-up of any kind), then the same command again."""
+    import os
+    import signal
+    import time
+
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(50):  # 4,500 sentences: two windows of 4,096, so a kill can fall between them
+        (folder / f"a{i:02d}.txt").write_text("".join(f"Line {j} of article {i}: the ministry denied the report.\n"
+                                                      for j in range(90)))
+    out = tmp_path / "s.jsonl"
+    command = [str(Path(sys.executable).parent / "stance"), "score", str(folder), "-o", str(out), "--model",
+               str(tiny_model), "--batch-size", "64", "--quiet"]
+    process = subprocess.Popen(command, cwd=root, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    summary = tmp_path / "s.articles.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (summary.exists() and summary.read_text().count("\n") >= 2):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = summary.read_text().count("\n")
+    assert 2 <= done_before < 50, "the run was not cut short mid-way"
+    again = subprocess.run(command, cwd=root, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    summaries = [json.loads(line) for line in summary.read_text().splitlines()]
+    assert sorted(s["article_id"] for s in summaries) == [f"a{i:02d}" for i in range(50)]
+    per_article = {}
+    for r in rows:
+        per_article.setdefault(r["article_id"], []).append(r["index"])
+    assert all(indexes == list(range(len(indexes))) for indexes in per_article.values())  # no duplicates, no gaps
+    assert {s["article_id"]: s["sentences"] for s in summaries} == {a: len(i) for a, i in per_article.items()}
+
+
+def test_nothing_scored_names_no_output(root, tiny_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(root)
+    result = score(tmp_path / "missing", "-o", tmp_path / "s.jsonl", "--model", tiny_model, root=root)
+    assert result.exit_code == 3 and "nothing written" in result.output and "s.jsonl" not in result.output.split(
+        "score:")[-1]
+
+
+def test_eval_set_end_to_end_with_each_backend_and_files(root, tiny_model, tmp_path, monkeypatch):
+    monkeypatch.chdir(root)
+    fixture = root / "tests/fixtures/evalset.jsonl"
+    result = CliRunner().invoke(app, ["eval-set", str(fixture), "--model", str(tiny_model), "-o",
+                                      str(tmp_path / "r.json"), "--errors", str(tmp_path / "e.csv")])
+    assert result.exit_code == 0, result.output
+    assert "all" in result.output and "sure" in result.output and "per group" in result.output
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["all"]["sentences"] == 7 and report["sure"]["sentences"] == 6
+    errors = pd.read_csv(tmp_path / "e.csv")
+    assert len(errors) == len(report["errors"]) and list(errors.columns[:5]) == ["id", "group", "sure", "gold", "predicted"]
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "A b c.", "label": "maybe"}\n')
+    result = CliRunner().invoke(app, ["eval-set", str(bad), "--model", str(tiny_model)])
+    assert result.exit_code == 2 and f"{bad}:1: unknown label 'maybe'" in result.output
