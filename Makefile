@@ -49,6 +49,7 @@ metrics: setup  ## the headline figures, one table that fits a terminal
 	stance metrics
 
 ui: setup  ## MLflow UI for one user, on 127.0.0.1 only
+	@echo "the runs: http://127.0.0.1:5000/#/experiments/1/runs (MLflow 3 opens experiments on its GenAI overview)"
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--host 127.0.0.1 --port 5000 --workers 1
 
