@@ -118,7 +118,7 @@ def eval_set(
 
     from pipeline import evalset
 
-    model = model or str(paths.in_project(paths.MODEL_DIR if backend == "torch" else paths.ONNX_DIR))
+    model = model or str(paths.default_model(backend))
     with tempfile.TemporaryDirectory(prefix="stance-eval-") as scratch:
         folder, classifier = load_classifier(model, backend, Path(scratch))
         try:
@@ -191,7 +191,7 @@ def score(
         fail(str(err))
     from pipeline.tracking import folder_md5
 
-    model = model or str(paths.in_project(paths.MODEL_DIR if backend == "torch" else paths.ONNX_DIR))
+    model = model or str(paths.default_model(backend))
     with tempfile.TemporaryDirectory(prefix="stance-score-") as scratch:
         folder, classifier = load_classifier(model, backend, Path(scratch), device, threads)
         identity = f"{backend}:{folder_md5(folder)[:12]}"

@@ -178,11 +178,9 @@ def _log(report: dict, model_dir: Path, prefix: str, *files: Path | None) -> str
 
     tracking.setup_mlflow_store()
     model_md5 = tracking.folder_md5(model_dir)
-    runs = mlflow.search_runs(search_all_experiments=True, filter_string=f"tags.model_md5 = '{model_md5}'",
-                              order_by=["attributes.start_time DESC"], max_results=1, output_format="list")
-    if not runs:
+    run_id = tracking.run_with_tag("model_md5", model_md5, all_experiments=True)
+    if run_id is None:
         raise InputError(f"{model_dir}: no MLflow run in {tracking.tracking_uri()} trained this model (model_md5 {model_md5})")
-    run_id = runs[0].info.run_id
     figures = {"all.macro_f1": report["all"]["macro_f1"], "all.ece": report["all"]["ece"]}
     if report["sure"]:
         figures.update({"sure.macro_f1": report["sure"]["macro_f1"], "sure.ece": report["sure"]["ece"]})

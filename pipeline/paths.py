@@ -17,6 +17,11 @@ def in_project(path: Path) -> Path:
     return CHECKOUT / path
 
 
+def default_model(backend: str) -> Path:
+    """The project's model folder for a scoring backend: the torch model or its ONNX export."""
+    return in_project(MODEL_DIR if backend == "torch" else ONNX_DIR)
+
+
 def project_dir(params_path: Path) -> Path:
     """The folder that a params file's relative paths start from: the one holding configs/."""
     params_path = Path(params_path).resolve()

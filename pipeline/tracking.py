@@ -101,12 +101,12 @@ def folder_md5(folder: Path) -> str:
     return digest.hexdigest()
 
 
-def run_with_tag(key: str, value: str) -> str | None:
-    """The newest run of the active experiment with tag `key` = `value`."""
+def run_with_tag(key: str, value: str, all_experiments: bool = False) -> str | None:
+    """The newest run with tag `key` = `value`, in the active experiment or in all of them."""
     import mlflow
 
     runs = mlflow.search_runs(filter_string=f"tags.{key} = '{value}'", order_by=["attributes.start_time DESC"],
-                              max_results=1, output_format="list")
+                              max_results=1, output_format="list", search_all_experiments=all_experiments)
     return runs[0].info.run_id if runs else None
 
 
