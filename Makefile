@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -r requirements.lock
 	$(PY) -m pip install --quiet --no-deps -e .
+	bash scripts/install_java.sh
 	touch $(STAMP)
 
 # Vega, Vega-Lite and Vega-Embed from the npm registry, inlined into a page template, so that

@@ -1,10 +1,13 @@
-"""Screen a training recipe on the real-news dev set: train it as `stance train` would (the
-seed train split + the recipe's authored corpus files), then score the dev set through
-`stance eval-set`'s code. One line per run is appended to bench/results/screens.jsonl
-(macro-F1 on all rows, on sure rows and per domain, the expected calibration error, the
-training time), and the model is kept in bench/results/models/NAME for error analysis.
+"""Screen a training recipe on the real-news dev set: train it exactly as the `train` stage
+would (pipeline/training.py `datasets`: the seed train split and the recipe's authored corpus
+files, less the held-out validation disputes; the temperature fitted on those), then score
+the dev set through `stance eval-set`'s code. One line per run is appended to
+bench/results/screens.jsonl (macro-F1 on all rows, on sure rows and per domain, the expected
+calibration error, the training time); the model and its dev-set probabilities are kept in
+bench/results/models/NAME-seedN for error analysis and for `--ensemble`.
 
     python bench/screen.py NAME [NAME ...] [--devset ../shared/devset/devset.jsonl] [--seed 42]
+    python bench/screen.py --ensemble v2-seed42 v2-seed1 v2-seed2   # average kept models' probabilities
 
 Recipes are named in configs/screens.yaml. About 10 minutes a recipe on the 2-core CPU
 (20 with context). Needs data/labeled.jsonl and data/splits.jsonl (`dvc repro split`).
@@ -18,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,42 +29,61 @@ sys.path.insert(0, str(ROOT))
 RESULTS = ROOT / "bench" / "results"
 
 
+def _row(name: str, report: dict, **extra) -> dict:
+    return {"recipe": name, **extra, "sure_macro_f1": report["sure"]["macro_f1"],
+            "all_macro_f1": report["all"]["macro_f1"], "ece_sure": report["sure"]["ece"], "ece": report["all"]["ece"],
+            "domains_sure": {g: v["sure_macro_f1"] for g, v in report["groups"].items()}}
+
+
 def run(name: str, recipe: dict, devset: Path, seed: int | None) -> dict:
     from pipeline import evalset
-    from pipeline.authored import load_authored
     from pipeline.classifier import StanceClassifier
     from pipeline.config import load_params
-    from pipeline.io import read_jsonl
-    from pipeline.schema import training_records, with_context
-    from pipeline.training import save_model, train_classifier, training_set
+    from pipeline.training import datasets, temperature_of
+    from pipeline.training import save_model, train_classifier
 
     params = load_params(ROOT / "configs" / "params.yaml")
     config = params.train.model_copy(update={**recipe.get("train", {}), **({"seed": seed} if seed is not None else {})})
-    corpus = [ROOT / p for p in recipe.get("corpus", params.corpus.paths)]
-    records = list(read_jsonl(ROOT / "data" / "labeled.jsonl"))
-    splits = list(read_jsonl(ROOT / "data" / "splits.jsonl"))
-    rows = training_set(config, with_context(training_records(records, splits, config.use_weak_labels), records),
-                        load_authored(corpus))
+    corpus = recipe.get("corpus", params.corpus.paths)
+    params = params.model_copy(update={"train": config, "corpus": params.corpus.model_copy(update={"paths": corpus})})
+    rows, valid, _ = datasets(params)
     started = time.perf_counter()
     result = train_classifier(config, rows)
     seconds = time.perf_counter() - started
+    temperature = temperature_of(config, result, valid)
     folder = RESULTS / "models" / f"{name}-seed{config.seed}"
-    save_model(result, folder, {"max_length": config.max_length, "context": config.context, "temperature": 1.0})
+    save_model(result, folder, {"max_length": config.max_length, "context": config.context, "temperature": temperature})
     classifier = StanceClassifier.load(folder, device="cpu")
-    report, _ = evalset.score_file(devset, classifier)
-    return {"recipe": name, "seed": config.seed, "overrides": recipe.get("train", {}),
-            "corpus": [str(p.relative_to(ROOT)) for p in corpus], "train_rows": len(rows),
-            "train_seconds": round(seconds), "sure_macro_f1": report["sure"]["macro_f1"],
-            "all_macro_f1": report["all"]["macro_f1"], "ece": report["all"]["ece"],
-            "domains_sure": {g: v["sure_macro_f1"] for g, v in report["groups"].items()}}
+    eval_rows = evalset.read_eval_set(devset)
+    probs = classifier.predict_proba([r.text for r in eval_rows], contexts=evalset.contexts_of(eval_rows))
+    np.save(folder / "devset_probs.npy", probs)
+    report, _ = evalset.evaluate_rows(eval_rows, probs)
+    return _row(name, report, seed=config.seed, overrides=recipe.get("train", {}), corpus=list(map(str, corpus)),
+                train_rows=len(rows), train_seconds=round(seconds), temperature=round(temperature, 3))
+
+
+def ensemble(folders: list[str], devset: Path) -> dict:
+    """The dev-set figures of the mean of kept models' (calibrated) probabilities."""
+    from pipeline import evalset
+
+    probs = np.mean([np.load(RESULTS / "models" / f / "devset_probs.npy") for f in folders], axis=0)
+    report, _ = evalset.evaluate_rows(evalset.read_eval_set(devset), probs)
+    return _row("ensemble:" + "+".join(folders), report)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("names", nargs="+")
+    parser.add_argument("names", nargs="+", help="recipes, or with --ensemble kept model folders")
+    parser.add_argument("--ensemble", action="store_true", help="average the named kept models' dev-set probabilities")
     parser.add_argument("--devset", type=Path, default=ROOT.parent / "shared" / "devset" / "devset.jsonl")
     parser.add_argument("--seed", type=int, default=None, help="training seed [default: train.seed]")
     args = parser.parse_args()
+    if args.ensemble:
+        row = ensemble(args.names, args.devset)
+        with open(RESULTS / "screens.jsonl", "a") as handle:
+            handle.write(json.dumps(row) + "\n")
+        print(json.dumps(row))
+        return
     recipes = yaml.safe_load((ROOT / "configs" / "screens.yaml").read_text())
     unknown = [n for n in args.names if n not in recipes]
     if unknown:

@@ -133,7 +133,7 @@ class ScoreRequest:
 
     inputs: list[str]
     output: Path
-    summary: Path
+    summary: Path | None = None  # None: OUTPUT with .articles before the suffix
     html: Path | None = None
     sentences: bool = False
     stdin_format: str = "txt"
@@ -141,6 +141,26 @@ class ScoreRequest:
     workers: int | None = None
     overwrite: bool = False
     model: str = ""  # what scores: backend and model hash, recorded in the summaries
+
+
+def score_command(request: ScoreRequest, model: str, backend: str, device: str, threads: int,
+                  segment_config: SegmentConfig, boilerplate: list[re.Pattern], quiet: bool,
+                  warn: Callable[[str], None]) -> tuple[str, list[str]]:
+    """`stance score` on this machine: checks the output names, loads the model (a folder or
+    an MLflow URI), scores. ValueError with one line for a bad output, model or resume;
+    returns the closing line and the inputs that were skipped."""
+    import dataclasses
+    import tempfile
+
+    from pipeline.tables import table_format
+    from pipeline.tracking import folder_md5, load_model
+
+    request = dataclasses.replace(request, summary=request.summary or summary_path_for(request.output))
+    table_format(request.output), table_format(request.summary)
+    with tempfile.TemporaryDirectory(prefix="stance-score-") as scratch:
+        folder, classifier = load_model(model, backend, Path(scratch), device, threads)
+        request = dataclasses.replace(request, model=f"{backend}:{folder_md5(folder)[:12]}")
+        return run_scoring(request, classifier, segment_config, boilerplate, quiet, warn)
 
 
 def default_workers(classifier) -> int:

@@ -21,6 +21,7 @@ import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Literal
 
@@ -146,15 +147,128 @@ class OnnxRunner:
         return self.session.run(["logits"], feed)[0]
 
 
+class WordPieceShortcut:
+    """Token ids of single sentences without `tokenizers`' per-text machinery, for a BERT
+    tokenizer (BertNormalizer, BertPreTokenizer, WordPiece, [CLS] ... [SEP]): each character
+    is normalised by a table, the text is cut into words and punctuation as BertPreTokenizer
+    cuts it, and each word's ids come from a cache that the tokenizer itself fills. One core
+    encodes 18,000-56,000 sentences/s this way (cold to warm cache) against ~8,000-10,000 with
+    `encode_batch` (offsets, alignments and an Encoding object per text), which bounded the
+    CPU side of feeding a GPU (docs/benchmarks.md, issue 19). The ids are the tokenizer's own
+    (tests/code/test_classifier.py): the table and the cut come from asking the tokenizer
+    about each character, and a text with a character that its normaliser changes in ways a
+    table cannot follow (accents stripped, Chinese characters spaced, case of other scripts) or
+    with an added token's text ("[SEP]") goes to the tokenizer whole."""
+
+    CACHE_LIMIT = 200_000  # words; a cleared cache refills from the tokenizer
+
+    def __init__(self, backend, prefix: list[int], suffix: list[int]):
+        import re
+
+        self.backend, self.prefix, self.suffix = backend, prefix, suffix
+        self.words: dict[str, list[int]] = {}
+        self.table: dict[int, str | None] = {}  # character -> its normal form ("" dropped)
+        self.unsafe: set[str] = set()
+        self.punctuation: set[str] = set()
+        added = backend.get_added_tokens_decoder().values()
+        self.added = re.compile("|".join(re.escape(t.content) for t in added)) if added else None
+        for code in range(128):
+            self._learn(chr(code))
+        self.ascii_safe = not any(c.isascii() for c in self.unsafe)
+        # where the table is str.lower on printable ASCII, lower() does its work 15x faster
+        self.lower_ascii = all(self.table.get(c) == chr(c).lower() for c in range(32, 127))
+        self._compile()
+
+    @classmethod
+    def build(cls, backend, spec: dict) -> WordPieceShortcut | None:
+        """The shortcut for a tokenizer of that recipe, else None (everything goes to the tokenizer)."""
+        kinds = (spec.get("normalizer") or {}).get("type"), (spec.get("pre_tokenizer") or {}).get("type"), \
+            (spec.get("model") or {}).get("type")
+        if kinds != ("BertNormalizer", "BertPreTokenizer", "WordPiece") or any(
+                t.normalized for t in backend.get_added_tokens_decoder().values()):
+            return None
+        bare = backend.encode("a", add_special_tokens=False).ids
+        full = backend.encode("a")
+        at = next((i for i in range(len(full.ids)) if full.ids[i:i + len(bare)] == bare), None)
+        if at is None or any(full.type_ids) or backend.encode("").ids != full.ids[:at] + full.ids[at + len(bare):]:
+            return None
+        return cls(backend, full.ids[:at], full.ids[at + len(bare):])
+
+    def _learn(self, char: str) -> None:
+        """How the tokenizer treats `char`: its normal form, and whether it stands alone."""
+        normal = self.backend.normalizer.normalize_str(char)
+        if normal == " " or normal == "":
+            self.table[ord(char)] = normal
+            return
+        if len(normal) != 1 or (not char.isascii() and normal != char) or \
+                self.backend.normalizer.normalize_str(normal) != normal:
+            self.unsafe.add(char)
+            return
+        pieces = [p for p, _ in self.backend.pre_tokenizer.pre_tokenize_str(f"a{normal}a")]
+        if pieces == ["a", normal, "a"]:
+            self.punctuation.add(normal)
+        elif pieces != [f"a{normal}a"]:
+            self.unsafe.add(char)
+            return
+        self.table[ord(char)] = normal
+
+    def _compile(self) -> None:
+        import re
+
+        marks = "".join(map(re.escape, sorted(self.punctuation)))
+        self.cut = re.compile(f"[{marks}]|[^ {marks}]+").findall
+
+    def knows(self, text: str) -> bool:
+        """Whether the shortcut gives `text` the tokenizer's ids."""
+        if not text.isascii() or not self.ascii_safe:
+            new = {c for c in set(text) if ord(c) not in self.table} - self.unsafe
+            if new:
+                for char in new:
+                    self._learn(char)
+                self._compile()
+            if not self.unsafe.isdisjoint(text):
+                return False
+        return not (self.added and self.added.search(text))
+
+    def words_of(self, text: str) -> list[str]:
+        if self.lower_ascii and text.isascii() and text.isprintable():
+            return self.cut(text.lower())
+        return self.cut(text.translate(self.table))
+
+    def fill(self, texts_words: list[list[str]]) -> None:
+        """Cache the ids of the words (of several texts) not yet cached: one tokenizer call,
+        without truncation."""
+        words = set().union(*texts_words)
+        missing = list(words.difference(self.words))
+        if not missing:
+            return
+        if len(self.words) + len(missing) > self.CACHE_LIMIT:
+            self.words.clear()
+            missing = list(words)
+        self.backend.no_truncation()
+        for word, encoding in zip(missing, self.backend.encode_batch(missing, add_special_tokens=False)):
+            self.words[word] = encoding.ids
+
+    def ids(self, words: list[str], max_length: int | None) -> list[int]:
+        ids = list(chain.from_iterable(map(self.words.__getitem__, words)))
+        room = None if max_length is None else max_length - len(self.prefix) - len(self.suffix)
+        if room is not None and len(ids) > room:  # longest_first on one sequence: its tail goes
+            del ids[room:]
+        return self.prefix + ids + self.suffix
+
+
 class JsonTokenizer:
     """The model folder's tokenizer.json run by the `tokenizers` library alone, for the ONNX
     backends: importing transformers (and with it torch) would cost about 4 s and 230 MB at
     start-up (docs/benchmarks.md). It has the two calls `StanceClassifier.batches` makes of
-    a transformers tokenizer, with the same results (tests/code/test_classifier.py)."""
+    a transformers tokenizer, with the same results (tests/code/test_classifier.py); single
+    sentences of a BERT tokenizer take the WordPieceShortcut."""
 
-    def __init__(self, backend, pad_id: int, pad_type_id: int = 0, pad_token: str = "[PAD]"):
+    def __init__(self, backend, pad_id: int, pad_type_id: int = 0, pad_token: str = "[PAD]",
+                 shortcut: WordPieceShortcut | None = None):
         self.backend = backend
         self.pad_id, self.pad_type_id, self.pad_token = pad_id, pad_type_id, pad_token
+        self.shortcut = shortcut
 
     @classmethod
     def load(cls, model_dir: Path) -> JsonTokenizer:
@@ -177,10 +291,14 @@ class JsonTokenizer:
         pad_id = backend.token_to_id(pad_token)
         if pad_id is None:
             raise ValueError(f"{path}: no pad token {pad_token!r}")
-        return cls(backend, pad_id, config.get("pad_token_type_id", 0), pad_token)
+        shortcut = WordPieceShortcut.build(backend, json.loads(path.read_text(encoding="utf-8")))
+        return cls(backend, pad_id, config.get("pad_token_type_id", 0), pad_token, shortcut)
 
     def __call__(self, texts: list[str], pairs: list[str] | None = None, truncation: bool = True,
                  max_length: int = 128, return_attention_mask: bool = False) -> dict[str, list]:
+        shortcut = self.shortcut
+        if pairs is None and shortcut is not None and max_length > len(shortcut.prefix) + len(shortcut.suffix):
+            return {"input_ids": self._shortcut_ids(texts, max_length if truncation else None)}
         if truncation:
             self.backend.enable_truncation(max_length)  # longest_first, as transformers' truncation=True
         else:
@@ -190,6 +308,8 @@ class JsonTokenizer:
 
     def pad(self, features: dict[str, list], padding: bool = True, return_tensors: str = "np") -> dict[str, np.ndarray]:
         """Right-padded to the longest row, with the attention mask (tokenizers' Encoding.pad)."""
+        if "encodings" not in features:  # the shortcut's single sentences: token type 0 throughout
+            return self._pad_ids(features["input_ids"])
         encodings = features["encodings"]
         width = max(len(e.ids) for e in encodings)
         for e in encodings:  # each encoding is in one batch only, so padding it in place is safe
@@ -197,6 +317,30 @@ class JsonTokenizer:
         return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
                 "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
                 "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
+
+    def _shortcut_ids(self, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
+        shortcut = self.shortcut
+        known = [shortcut.knows(t) for t in texts]
+        words = [shortcut.words_of(t) if ok else None for t, ok in zip(texts, known)]
+        shortcut.fill([ws for ws in words if ws is not None])
+        out = [shortcut.ids(ws, max_length) if ws is not None else None for ws in words]
+        others = [i for i, ok in enumerate(known) if not ok]
+        if others:
+            if max_length is None:
+                self.backend.no_truncation()
+            else:
+                self.backend.enable_truncation(max_length)
+            for i, encoding in zip(others, self.backend.encode_batch([texts[i] for i in others])):
+                out[i] = encoding.ids
+        return out
+
+    def _pad_ids(self, rows: list[list[int]]) -> dict[str, np.ndarray]:
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        real = np.arange(lengths.max()) < lengths[:, None]
+        input_ids = np.full(real.shape, self.pad_id, dtype=np.int64)
+        input_ids[real] = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+        return {"input_ids": input_ids, "token_type_ids": np.where(real, 0, self.pad_type_id).astype(np.int64),
+                "attention_mask": real.astype(np.int64)}
 
 
 class StanceClassifier:

@@ -149,13 +149,18 @@ EXIT_SKIPPED = 3  # `stance score`: finished, but some inputs were skipped (each
 
 @app.command()
 def score(
-    inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="files, folders (recursive), globs, or - for standard input"),
-    output: Path = typer.Option(..., "-o", "--output", metavar="FILE", help="sentence table: .jsonl, .csv or .parquet"),
+    inputs: list[str] = typer.Argument(..., metavar="INPUT", help="files, folders (recursive), globs, or - for standard input"),
+    output: str = typer.Option(..., "-o", "--output", metavar="FILE", help="sentence table: .jsonl, .csv or .parquet "
+                               "(--engine spark: a Parquet dataset, any path Spark writes)"),
     summary: Path | None = typer.Option(None, "--summary", metavar="FILE", help="per-article table [default: OUTPUT with .articles before the suffix]"),
     html: Path | None = typer.Option(None, "--html", metavar="FILE", help="also write a self-contained HTML report"),
     model: str | None = typer.Option(None, "--model", metavar="FOLDER|URI", help="model folder or MLflow URI (models:/stance-classifier@champion) "
                                      "[default: models/stance, or models/stance-onnx for the onnx backends]"),
-    backend: str = typer.Option("torch", "--backend", metavar="NAME", help="torch | onnx (int8) | onnx-fp32"),
+    backend: str | None = typer.Option(None, "--backend", metavar="NAME", help="torch | onnx (int8) | onnx-fp32 "
+                                       "[default: torch; onnx with --engine spark]"),
+    engine: str = typer.Option("local", "--engine", metavar="NAME", help="local | spark (README: Scoring on Spark)"),
+    master: str | None = typer.Option(None, "--master", metavar="URL", help="--engine spark: the Spark master "
+                                      "[default: spark-submit's, else local[*]]"),
     sentences: bool = typer.Option(False, "--sentences", help="JSONL records are pre-split sentences, not articles"),
     stdin_format: str = typer.Option("txt", "--stdin-format", metavar="FORMAT", help="format of - : txt | html | jsonl"),
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, metavar="N", help="sentences per model call [default: 32 on CPU, 256 on GPU]"),
@@ -173,34 +178,33 @@ def score(
     skipped, changed ones scored again; another model or backend into the same OUTPUT is refused.
     Exit codes: 0 every input scored; 3 some inputs skipped (each reported on stderr);
     2 bad options, params or model (nothing scored)."""
-    import tempfile
-
-    from pipeline.batch_scoring import ResumeError, ScoreRequest, run_scoring, summary_path_for
     from pipeline.segmentation import load_boilerplate
-    from pipeline.tables import table_format
 
     if stdin_format not in ("txt", "html", "jsonl"):
         fail(f"--stdin-format: {stdin_format!r} is not one of txt, html, jsonl")
-    summary = summary or summary_path_for(output)
+    if engine not in ("local", "spark"):
+        fail(f"--engine: {engine!r} is not one of local, spark")
+    backend = backend or ("onnx" if engine == "spark" else "torch")
     params_path = paths.in_project(params_path)
-    try:
-        table_format(output), table_format(summary)
+    try:  # every ValueError here is one line about the options, params, model or output
         params = load_params(params_path)
         boilerplate = load_boilerplate(paths.project_dir(params_path) / params.segment.boilerplate_path)
+        model = model or str(paths.default_model(backend))
+        if engine == "spark":
+            from pipeline import spark_scoring
+
+            local_only = [f for f, v in (("--summary", summary), ("--html", html), ("--workers", workers)) if v is not None]
+            request = spark_scoring.SparkScoreRequest(inputs, output, model, backend, master, sentences, batch_size, overwrite)
+            line, skipped = spark_scoring.score_command(request, params.segment, boilerplate, warn, local_only)
+        else:
+            from pipeline import batch_scoring
+
+            request = batch_scoring.ScoreRequest(inputs, Path(output), summary, html, sentences, stdin_format,
+                                                 batch_size, workers, overwrite)
+            line, skipped = batch_scoring.score_command(request, model, backend, device, threads, params.segment,
+                                                        boilerplate, quiet, warn)
     except (ValueError, ConfigError) as err:
         fail(str(err))
-    from pipeline.tracking import folder_md5
-
-    model = model or str(paths.default_model(backend))
-    with tempfile.TemporaryDirectory(prefix="stance-score-") as scratch:
-        folder, classifier = load_classifier(model, backend, Path(scratch), device, threads)
-        identity = f"{backend}:{folder_md5(folder)[:12]}"
-        request = ScoreRequest(inputs, output, summary, html, sentences, stdin_format, batch_size, workers, overwrite,
-                               identity)
-        try:
-            line, skipped = run_scoring(request, classifier, params.segment, boilerplate, quiet, warn)
-        except ResumeError as err:
-            fail(str(err))
     if not quiet:
         typer.echo(line, err=True)
     if skipped:

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from pipeline.config import SegmentConfig
@@ -52,7 +53,8 @@ class ScoreConfig(BaseModel):
     # A wider window sorts more sentences by length at once, so batches pad less: onnx int8
     # +11% at 4,096 over 512, torch unchanged, peak RSS +40 MB (docs/benchmarks.md).
     window: int = Field(4096, ge=1, description="sentences gathered before predicting (bounds memory)")
-    # pysbd segments ~500 sentences/s per core: far slower than a GPU scores them.
+    # Segmentation runs ~25,000 sentences/s per core since issue 19 (pysbd: ~500), still far
+    # slower than a GPU scores them.
     workers: int = Field(0, ge=0, description="processes that segment articles while the model runs; 0 = none, "
                                               "segment in this process")
 
@@ -163,7 +165,7 @@ def score_documents(config: ScoreConfig, documents: Iterable[Document], predict_
 
     def flush() -> ScoredWindow:
         probs = predict_proba([s.text for s in pending], list(contexts)) if pending else []
-        rows = [sentence_row(s, p, open_articles[s.article_id].article_sha1) for s, p in zip(pending, probs)]
+        rows = sentence_rows(pending, probs, {aid: summary.article_sha1 for aid, summary in open_articles.items()})
         for row in rows:
             open_articles[row["article_id"]].add(row)
         finished = [open_articles.pop(aid).row() for aid in closed]
@@ -184,6 +186,19 @@ def score_documents(config: ScoreConfig, documents: Iterable[Document], predict_
         closed.append(doc.article_id)
     if pending or closed:
         yield flush()
+
+
+def sentence_rows(sentences: list[Sentence], probs, article_sha1: dict[str, str]) -> list[dict]:
+    """`sentence_row` of each sentence: the same rows, the labels and probabilities read from
+    the whole (n, 3) array at once rather than row by row from numpy (issue 19)."""
+    if not sentences:
+        return []
+    labels = [LABELS[i] for i in np.asarray(probs).argmax(axis=1).tolist()]
+    keys = [f"p_{lab}" for lab in LABELS]
+    return [{"article_id": s.article_id, "sentence_id": s.sentence_id, "index": s.index, "paragraph": s.paragraph,
+             "start": s.start, "end": s.end, "text": s.text, "label": label,
+             **{key: round(p, 6) for key, p in zip(keys, ps)}, "article_sha1": article_sha1[s.article_id]}
+            for s, label, ps in zip(sentences, labels, np.asarray(probs).tolist())]
 
 
 def sentence_row(sentence: Sentence, probs, article_sha1: str = "") -> dict:

@@ -1,9 +1,9 @@
 """Segmentation, shared by the `segment` stage and `stance score`: article text -> sentences.
 
 Each article is split into lines; page boilerplate and repeated lines (a headline
-printed twice) are dropped; pysbd splits each remaining line into sentences, and
-boilerplate sentences (a photo credit after a caption) and fragments too short to
-carry a claim are dropped. HTML
+printed twice) are dropped; pipeline/splitter.py splits each remaining line into
+sentences, and boilerplate sentences (a photo credit after a caption) and fragments too
+short to carry a claim are dropped. HTML
 pages are reduced to their main text with trafilatura first, and offsets then
 point into that extracted text.
 
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from pipeline.config import ConfigError, SegmentConfig
+from pipeline.splitter import split
 
 _QUOTES = str.maketrans({c: "'" for c in "\u2018\u2019\u201a\u201b\u2032`\u00b4\u201c\u201d\u201e\u201f\u2033\""})
 _WORD = re.compile(r"[^\W\d_]{2,}")
@@ -57,19 +58,6 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-@lru_cache(maxsize=1)
-def _segmenter():
-    import pysbd  # imported lazily: building its rules takes a moment
-
-    # pysbd builds ~700 regexes through re's module-level cache (512 entries). Python 3.11
-    # evicts the oldest entry, hot or not, so pysbd recompiles all the time; at 4,096 it
-    # segments ~25% faster, the same sentences (docs/benchmarks.md). 3.12+ evicts the least
-    # recently used and gains nothing. A private attribute: where it is gone, nothing changes.
-    if getattr(re, "_MAXCACHE", 4096) < 4096:
-        re._MAXCACHE = 4096
-    return pysbd.Segmenter(language="en", clean=False)
-
-
 def compile_boilerplate(patterns: Iterable[str]) -> list[re.Pattern]:
     return [re.compile(p, re.IGNORECASE) for p in patterns]
 
@@ -95,8 +83,78 @@ def extract_main_text(html: str) -> str:
     return trafilatura.extract(html, include_comments=False, include_tables=False, favor_precision=True) or ""
 
 
-def _is_boilerplate(text: str, boilerplate: list[re.Pattern]) -> bool:
-    return any(p.fullmatch(text) for p in boilerplate)
+@lru_cache(maxsize=8)
+def _boilerplate_matcher(patterns: tuple[re.Pattern, ...]):
+    """Whether a text is boilerplate (matches one of the patterns whole), faster than trying
+    each pattern in turn, which cost a third of segmentation's time (issue 19): the patterns
+    are joined into one regex, one call per line and sentence; and a pattern that starts with
+    a run of anything ('.* news roku', a breadcrumb trail) and so scans the whole text runs
+    only where the text holds a piece of literal text that every match of it holds. Patterns
+    that cannot be joined (differing flags, references to their own groups) are tried one
+    by one."""
+    gated, plain = [], []  # gated: (literal, ASCII and case-folded, its case-insensitive search, the pattern)
+    for p in patterns:
+        literal = _required_literal(p)
+        if len(literal) >= 3 and not p.pattern.startswith(re.escape(literal[0])):
+            fold = bool(p.flags & re.IGNORECASE)
+            search = re.compile(re.escape(literal), p.flags).search if fold else None
+            gated.append((literal.lower() if fold else literal, fold and literal.isascii(), search, p.fullmatch))
+        else:
+            plain.append(p)
+    joined = None
+    if plain and len({p.flags for p in plain}) == 1 and not any(
+            re.search(r"\\\d|\(\?P=|\(\?\(", p.pattern) for p in plain):
+        try:
+            joined = re.compile("|".join(f"(?:{p.pattern})" for p in plain), plain[0].flags).fullmatch
+        except re.error:
+            pass
+    singles = [] if joined else [p.fullmatch for p in plain]
+
+    def is_boilerplate(text: str) -> bool:
+        if (joined is not None and joined(text) is not None) or any(full(text) for full in singles):
+            return True
+        # In ASCII text, case-insensitive matching is lower-casing: `in` is a tenth of a regex search.
+        lowered = text.lower() if gated and text.isascii() else None
+        for literal, ascii_fold, search, full in gated:
+            if search is None:  # case matters: the literal as it is
+                found = literal in text
+            elif ascii_fold and lowered is not None:
+                found = literal in lowered
+            else:
+                found = search(text) is not None
+            if found and full(text):
+                return True
+        return False
+
+    return is_boilerplate
+
+
+def _required_literal(pattern: re.Pattern) -> str:
+    """The longest run of literal characters that every match of `pattern` holds, "" if none
+    is known (read from the parse of CPython's `re`, a private module: without it, none)."""
+    try:
+        from re import _parser
+        parsed = _parser.parse(pattern.pattern, pattern.flags)
+    except Exception:
+        return ""
+    runs: list[str] = []
+
+    def walk(items) -> None:
+        run: list[str] = []
+        for op, arg in items:
+            if str(op) == "LITERAL":
+                run.append(chr(arg))
+                continue
+            runs.append("".join(run))
+            run = []
+            if str(op) == "SUBPATTERN" and not arg[1] and not arg[2]:  # a group without its own flags
+                walk(arg[-1])
+            elif str(op) in ("MAX_REPEAT", "MIN_REPEAT") and arg[0] >= 1:  # repeated at least once
+                walk(arg[2])
+        runs.append("".join(run))
+
+    walk(parsed)
+    return max(runs, key=len, default="")
 
 
 def _lines(text: str) -> Iterator[tuple[int, str]]:
@@ -109,32 +167,19 @@ def _lines(text: str) -> Iterator[tuple[int, str]]:
         offset += len(raw)
 
 
-def _split_line(line: str) -> Iterator[tuple[int, str]]:
-    cursor = 0
-    for piece in _segmenter().segment(line):
-        piece = piece.strip()
-        if not piece:
-            continue
-        at = line.find(piece, cursor)
-        if at < 0:  # pysbd changed the text: keep the line whole rather than guess offsets
-            yield 0, line
-            return
-        cursor = at + len(piece)
-        yield at, piece
-
-
 def segment_text(article_id: str, text: str, boilerplate: list[re.Pattern], min_words: int) -> list[Sentence]:
     sentences: list[Sentence] = []
     seen_lines: set[str] = set()
     seen_ids: set[str] = set()
+    is_boilerplate = _boilerplate_matcher(tuple(boilerplate))
     for paragraph, (line_start, line) in enumerate(_lines(text)):
         key = normalise(line)
-        if key in seen_lines or _is_boilerplate(line, boilerplate):
+        if key in seen_lines or is_boilerplate(line):
             continue
         seen_lines.add(key)
-        for at, piece in _split_line(line):
+        for at, piece in split(line):
             sid = sentence_id(article_id, piece)
-            if word_count(piece) < min_words or sid in seen_ids or _is_boilerplate(piece, boilerplate):
+            if word_count(piece) < min_words or sid in seen_ids or is_boilerplate(piece):
                 continue
             seen_ids.add(sid)
             start = line_start + at

@@ -21,6 +21,8 @@ from pathlib import Path
 from pipeline.io import with_umask
 
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+# json.dumps(row, ensure_ascii=False) builds an encoder per call; one, reused, writes the same bytes
+_JSON = json.JSONEncoder(ensure_ascii=False)
 KEY_SEP = "\x1f"  # joins the columns of a composite key in `keep_only`
 
 
@@ -176,7 +178,13 @@ class Table:
 
     def _writer(self, handle, header: bool):
         if self.format == "jsonl":
-            return lambda row: handle.write(json.dumps({c: row.get(c) for c in self.columns}, ensure_ascii=False) + "\n")
+            columns = list(self.columns)
+            encode = _JSON.encode
+
+            def write(row: dict) -> None:  # a row already in the columns' order is written as it is
+                handle.write(encode(row if list(row) == columns else {c: row.get(c) for c in columns}) + "\n")
+
+            return write
         writer = csv.DictWriter(handle, fieldnames=list(self.columns), extrasaction="ignore", lineterminator="\n")
         if header:
             writer.writeheader()

@@ -16,32 +16,23 @@ with it, so a fresh `dvc repro` leaves `git status` clean.
 
 from __future__ import annotations
 
-import random
 import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
 from pipeline import paths, tracking
-from pipeline.authored import load_authored
 from pipeline.config import Params
-from pipeline.io import file_md5, read_jsonl
+from pipeline.io import file_md5
 from pipeline.labels import LABELS
-from pipeline.schema import training_records, with_context
-from pipeline.training import fit_temperature, save_model, train_classifier, training_set
+from pipeline.training import datasets, save_model, temperature_of, train_classifier
 
 
 def run(params: Params, report: Callable[[str], None]) -> str:
     import mlflow
 
     cfg = params.train
-    records, splits = list(read_jsonl(paths.LABELED)), list(read_jsonl(paths.SPLITS))
-    authored = load_authored(params.corpus.paths) if cfg.use_authored else []
-    disputes = sorted({r["dispute"] for r in authored})
-    held_out = set(random.Random(cfg.seed).sample(disputes, min(cfg.valid_disputes, len(disputes) // 2)))
-    valid = [r for r in authored if r["dispute"] in held_out]
-    real_news = with_context(training_records(records, splits, cfg.use_weak_labels), records)
-    train_rows = training_set(cfg, real_news, [r for r in authored if r["dispute"] not in held_out])
+    train_rows, valid, held_out = datasets(params)
     inputs = {str(p): file_md5(p) for p in (paths.LABELED, paths.SPLITS, *(params.corpus.paths if cfg.use_authored else []))}
 
     tracking.setup_mlflow(params.mlflow.experiment)
@@ -51,13 +42,7 @@ def run(params: Params, report: Callable[[str], None]) -> str:
                          **{f"input.{path}": md5 for path, md5 in inputs.items()}})
         result = train_classifier(cfg, train_rows, valid or None,
                                   on_epoch=lambda epoch, m: mlflow.log_metrics(m, step=epoch))
-        temperature = 1.0
-        if cfg.calibrate and valid:
-            from pipeline.classifier import StanceClassifier
-
-            classifier = StanceClassifier(result.model, result.tokenizer, max_length=cfg.max_length, context=cfg.context)
-            logits = classifier.logits([r["text"] for r in valid], contexts=[tuple(r["context"]) for r in valid])
-            temperature = fit_temperature(logits, [r["label"] for r in valid])
+        temperature = temperature_of(cfg, result, valid)
         card = {"base_model": cfg.base_model, "labels": list(LABELS), "max_length": cfg.max_length,
                 "context": cfg.context, "temperature": temperature, "train": cfg.model_dump(mode="json"),
                 "inputs_md5": inputs, "train_sentences": len(train_rows),

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.config import TrainConfig
+from pipeline.config import Params, TrainConfig
 from pipeline.labels import ID2LABEL, LABEL2ID, LABELS
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -201,3 +201,36 @@ def fit_classifier(config: TrainConfig, rows: list[dict]):
 
     result = train_classifier(config, rows)
     return StanceClassifier(result.model, result.tokenizer, max_length=config.max_length, context=config.context)
+
+
+def datasets(params: Params) -> tuple[list[dict], list[dict], set[str]]:
+    """(training rows, validation rows, held-out disputes) of the `train` stage: the seed train
+    split and the authored corpus less `train.valid_disputes` disputes drawn with the seed,
+    which are the validation rows. bench/screen.py trains its recipes on exactly these, so a
+    screened figure is the shipped recipe's."""
+    import random
+
+    from pipeline import paths
+    from pipeline.authored import load_authored
+    from pipeline.io import read_jsonl
+    from pipeline.schema import training_records, with_context
+
+    cfg = params.train
+    records, splits = list(read_jsonl(paths.LABELED)), list(read_jsonl(paths.SPLITS))
+    authored = load_authored(params.corpus.paths) if cfg.use_authored else []
+    disputes = sorted({r["dispute"] for r in authored})
+    held_out = set(random.Random(cfg.seed).sample(disputes, min(cfg.valid_disputes, len(disputes) // 2)))
+    valid = [r for r in authored if r["dispute"] in held_out]
+    real_news = with_context(training_records(records, splits, cfg.use_weak_labels), records)
+    return training_set(cfg, real_news, [r for r in authored if r["dispute"] not in held_out]), valid, held_out
+
+
+def temperature_of(cfg: TrainConfig, result: TrainResult, valid: list[dict]) -> float:
+    """The softmax temperature fitted on the held-out disputes (1.0 without `calibrate`)."""
+    if not (cfg.calibrate and valid):
+        return 1.0
+    from pipeline.classifier import StanceClassifier
+
+    classifier = StanceClassifier(result.model, result.tokenizer, max_length=cfg.max_length, context=cfg.context)
+    logits = classifier.logits([r["text"] for r in valid], contexts=[tuple(r["context"]) for r in valid])
+    return fit_temperature(logits, [r["label"] for r in valid])

@@ -74,3 +74,13 @@ def tiny_model(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("tiny") / "model"
     save_model(result, folder, {"tiny": True, "max_length": 32})
     return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx(tiny_model, tmp_path_factory) -> Path:
+    """The tiny model exported as `stance export` does: for the ONNX and Spark tests."""
+    from pipeline.export import run as export
+
+    folder = tmp_path_factory.mktemp("tiny-onnx") / "model-onnx"
+    export(tiny_model, folder)
+    return folder

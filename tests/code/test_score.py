@@ -211,3 +211,20 @@ def test_another_model_into_the_same_output_is_refused(tmp_path):
         run(folder, out, model="onnx:222")
     stats, _ = run(folder, out, model="onnx:222", overwrite=True)
     assert stats.articles == 1
+
+
+def test_sentence_rows_of_a_window_are_sentence_row_of_each():
+    """The window's rows built at once (issue 19) are the rows built one by one, and ties go to
+    the first label as with argmax."""
+    from pipeline.score import sentence_row, sentence_rows
+    from pipeline.segmentation import segment_text
+
+    sentences = [s for aid, text in ARTICLES.items() for s in segment_text(aid, text, [], 3)]
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(3), size=len(sentences)).astype(np.float32)
+    probs[0] = [0.4, 0.4, 0.2]
+    sha1 = {aid: f"sha-{aid}" for aid in ARTICLES}
+    expected = [sentence_row(s, p, sha1[s.article_id]) for s, p in zip(sentences, probs)]
+    assert sentence_rows(sentences, probs, sha1) == expected
+    assert [list(r) for r in sentence_rows(sentences, probs, sha1)] == [list(r) for r in expected]
+    assert sentence_rows([], [], sha1) == []

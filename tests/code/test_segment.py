@@ -115,3 +115,28 @@ def test_html_main_text_is_extracted(boilerplate):
     joined = " ".join(s.text for s in sentences)
     assert "rejected a report by rights groups" in joined and "forty detainees" in joined
     assert "evil" not in joined and "Copyright" not in joined
+
+
+def test_boilerplate_matcher_agrees_with_trying_each_pattern(boilerplate):
+    """The joined and literal-gated matcher (issue 19) drops exactly the lines the patterns do,
+    whatever their case, including patterns it cannot join or gate."""
+    import random
+    import re
+
+    from pipeline.segmentation import _boilerplate_matcher
+
+    texts = ["Logo", "ADVERTISEMENT", "Share this article on Facebook", "News / Korlin / Editor's Choice", "a / b / c",
+             "x / y", "Vantor TV news roku", "Vantor TV NEWS ROKU", "Vantor TV neWs \u017foku",
+             "Site can also be accessed at the following alternate addresses:", "(Photo: Korlin Daily)",
+             "Subscribe to our NEWSLETTER", "Subscribe to our NEW\u017fLETTER", "www.korlin-daily.example",
+             "The ministry rejected the report as baseless.", "Sign up for the newsletter: it is free"]
+    rng = random.Random(0)
+    words = ["/", "news", "roku", "Roku", "share", "article", "can", "also", "be", "accessed", "at", "alternate",
+             "address", "newsletter", "subscribe", "the", "\u017f", "denied", "Korlin", "(photo:", "x)"]
+    texts += [" ".join(rng.choice(words) for _ in range(rng.randint(1, 8))) for _ in range(3000)]
+    others = [re.compile(p) for p in (r"(a)\1.*", ".*Case Matters", "(?i:.*gated literal)")]
+    for patterns in (boilerplate, compile_boilerplate([r"(?-i:ABC) x", ".*hello world", r".*(a)\1"]), others):
+        matcher = _boilerplate_matcher(tuple(patterns))
+        for text in texts + ["ABC x", "abc x", "Hello World", "so HELLO WORLD", "xaa", "so Case Matters",
+                             "so case matters", "a GATED LITERAL"]:
+            assert matcher(text) == any(p.fullmatch(text) for p in patterns), text

@@ -1,0 +1,224 @@
+"""The CPU side of `stance score`, per core, with the model left out (issue 19): how many
+sentences a second one core can read, segment, tokenise, batch, turn into rows and write,
+i.e. how fast it could feed a GPU.
+
+    python bench/feed_bench.py                      # both inputs, pinned to one core
+    python bench/feed_bench.py --splitter pysbd     # the same with pysbd (the path before issue 19)
+    python bench/feed_bench.py --keep /tmp/feed     # keep the outputs (to compare two versions)
+    python bench/feed_bench.py --profile            # cProfile of each run, top functions
+
+What runs is the real scoring code from `pipeline.batch_scoring.run_scoring` down: reading the
+inputs (pipeline/inputs.py), segmentation (pipeline/segmentation.py), the streaming windows
+(pipeline/score.py), `StanceClassifier.predict_proba` with the model's real tokenizer
+(models/stance/tokenizer.json through JsonTokenizer, as the ONNX backends load it: tokenised
+once, sorted by length, padded batch by batch, cast to int64 for the session), sentence rows,
+article summaries and the output tables (pipeline/tables.py: JSONL, committed with fsync per
+window). Only the network is left out: a stand-in ONNX Runtime session returns fixed logits
+computed from each row's token count, so labels vary and every run writes the same bytes
+(their md5 is printed: it must not change when the CPU side is made faster). Not measured:
+process start-up, imports and model loading (a few seconds once per run).
+
+One core: the process pins itself to the first CPU it may use, and RAYON_NUM_THREADS=1 and
+TOKENIZERS_PARALLELISM=false keep the tokenizer on it. Batch size: 256, the GPU default
+(--batch-size). No segmentation workers (that is the per-core figure; workers multiply it).
+
+Inputs, written to a temporary folder from seeds/authored_articles.jsonl (438 articles):
+(a) pre-split: its 6,665 sentences, repeated under new ids and article ids, to --sentences
+    (20,000) JSONL records {"id", "article_id", "text"}, scored with `--sentences`;
+(b) articles: each article as a .txt page, the headline on a line of its own, then the body
+    sentences two to a paragraph (blank lines between), copied under new names until the
+    copies hold --sentences sentences (segmentation gives back about as many).
+Results: a table on stdout and bench/results/feed.json: sentences per second of wall time, and
+per second of this process's CPU time (steadier where other work shares the core).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("RAYON_NUM_THREADS", "1")  # before tokenizers is imported
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import argparse  # noqa: E402
+import collections  # noqa: E402
+import hashlib  # noqa: E402
+import json  # noqa: E402
+import shutil  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from pipeline import segmentation  # noqa: E402
+from pipeline.batch_scoring import ScoreRequest, run_scoring  # noqa: E402
+from pipeline.classifier import JsonTokenizer, OnnxRunner, StanceClassifier, inference_settings  # noqa: E402
+from pipeline.config import load_params  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+MODEL = ROOT / "models" / "stance"
+
+
+class _Input:
+    def __init__(self, name: str):
+        self.name = name
+
+
+class StandInSession:
+    """What OnnxRunner asks of an ONNX Runtime session (its inputs, `run`), without a network:
+    logits from each row's token count."""
+
+    def get_inputs(self):
+        return [_Input("input_ids"), _Input("attention_mask"), _Input("token_type_ids")]
+
+    def run(self, names, feed):
+        tokens = feed["attention_mask"].sum(axis=1).astype(np.float32)
+        return [np.stack([np.cos(tokens), np.sin(tokens), np.cos(tokens / 2)], axis=1)]
+
+
+def stand_in_classifier(model_dir: Path = MODEL) -> StanceClassifier:
+    runner = OnnxRunner(StandInSession(), {0: "accusation", 1: "denial", 2: "neutral"}, workers=1)
+    return StanceClassifier(runner, JsonTokenizer.load(model_dir), **inference_settings(model_dir))
+
+
+def authored() -> dict[str, list[str]]:
+    groups = collections.defaultdict(list)
+    rows = [json.loads(line) for line in open(ROOT / "seeds" / "authored_articles.jsonl", encoding="utf-8")]
+    for row in sorted(rows, key=lambda r: (r["article_id"], r["index"])):
+        groups[row["article_id"]].append(row["text"].strip())
+    return groups
+
+
+def write_sentences(path: Path, groups: dict[str, list[str]], n: int) -> None:
+    written, copy = 0, 0
+    with open(path, "w", encoding="utf-8") as out:
+        while written < n:
+            for article_id, sentences in groups.items():
+                for sentence in sentences:
+                    if written == n:
+                        break
+                    out.write(json.dumps({"id": f"s{written}", "article_id": f"{article_id}-{copy}", "text": sentence},
+                                         ensure_ascii=False) + "\n")
+                    written += 1
+            copy += 1
+
+
+def page(sentences: list[str]) -> str:
+    body = [" ".join(sentences[i:i + 2]) for i in range(1, len(sentences), 2)]
+    return "\n\n".join(sentences[:1] + body) + "\n"
+
+
+def write_articles(folder: Path, groups: dict[str, list[str]], n: int) -> int:
+    folder.mkdir(parents=True, exist_ok=True)
+    written, copy, files = 0, 0, 0
+    while written < n:
+        for article_id, sentences in groups.items():
+            if written >= n:
+                break
+            (folder / f"{article_id}-{copy}.txt").write_text(page(sentences), encoding="utf-8")
+            written += len(sentences)
+            files += 1
+        copy += 1
+    return files
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest() if path.exists() else ""
+
+
+def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size: int, profile: bool) -> dict:
+    classifier = stand_in_classifier()  # afresh: the tokenizer's word cache starts empty every run
+    params = load_params(ROOT / "configs" / "params.yaml")
+    boilerplate = segmentation.load_boilerplate(ROOT / params.segment.boilerplate_path)
+    output = out_dir / f"{name}.jsonl"
+    summary = out_dir / f"{name}.articles.jsonl"
+    request = ScoreRequest(inputs, output, summary, sentences=sentences, batch_size=batch_size, workers=0,
+                           overwrite=True, model="bench:stand-in")
+    warnings: list[str] = []
+    profiler = None
+    if profile:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+    started, cpu = time.perf_counter(), time.process_time()
+    line, skipped = run_scoring(request, classifier, params.segment, boilerplate, True, warnings.append)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    if profiler:
+        import pstats
+
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+    scored = sum(1 for _ in open(output, encoding="utf-8"))
+    return {"sentences": scored, "seconds": round(seconds, 3), "sentences_per_s": round(scored / seconds),
+            "cpu_seconds": round(cpu, 3), "sentences_per_cpu_s": round(scored / cpu),
+            "skipped": skipped, "md5_sentences": md5(output), "md5_summaries": md5(summary)}
+
+
+def use_pysbd() -> None:
+    from splitter_bench import pysbd_split
+
+    segmentation.split = pysbd_split()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sentences", type=int, default=20_000)
+    parser.add_argument("--batch-size", type=int, default=256)
+    parser.add_argument("--splitter", choices=("new", "pysbd"), default="new")
+    parser.add_argument("--repeats", type=int, default=1, help="runs of each input; the best is reported")
+    parser.add_argument("--only", choices=("pre-split", "articles"), help="one input only")
+    parser.add_argument("--keep", type=Path, help="write the outputs here (default: a temporary folder)")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    parser.add_argument("--out", type=Path, default=RESULTS / "feed.json")
+    args = parser.parse_args()
+
+    if not args.all_cores and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+    if args.splitter == "pysbd":
+        use_pysbd()
+    # a fixed folder: the summaries record each input's path, and their bytes are compared across runs
+    scratch = Path(tempfile.gettempdir()) / "stance-feed-bench"
+    shutil.rmtree(scratch, ignore_errors=True)
+    scratch.mkdir(parents=True)
+    out_dir = args.keep or scratch / "out"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict = {"splitter": args.splitter, "batch_size": args.batch_size,
+                     "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None, "runs": {}}
+    try:
+        groups = authored()
+        jsonl = scratch / "sentences.jsonl"
+        write_sentences(jsonl, groups, args.sentences)
+        files = write_articles(scratch / "articles", groups, args.sentences)
+        results["article_files"] = files
+        cases = {"pre-split": ([str(jsonl)], True), "articles": ([str(scratch / "articles")], False)}
+        for name, (inputs, sentences) in cases.items():
+            if args.only and name != args.only:
+                continue
+            runs = [run(name, inputs, sentences, out_dir, args.batch_size, args.profile)
+                    for _ in range(args.repeats)]
+            best = max(runs, key=lambda r: r["sentences_per_s"])
+            best["all_runs_per_s"] = [r["sentences_per_s"] for r in runs]
+            results["runs"][name] = best
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1) + "\n")
+    print(f"splitter {args.splitter}, batch {args.batch_size}, {results['cores']} core(s), model left out")
+    print("| input | sentences | seconds | sentences/s, wall (all runs) | sentences per CPU second | md5 sentences / summaries |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for name, r in results["runs"].items():
+        print(f"| {name} | {r['sentences']:,} | {r['seconds']} | {r['sentences_per_s']:,} "
+              f"({', '.join(map(str, r['all_runs_per_s']))}) | {r['sentences_per_cpu_s']:,} | "
+              f"{r['md5_sentences'][:8]} / {r['md5_summaries'][:8]} |")
+    print(f"-> {args.out}")
+
+
+if __name__ == "__main__":
+    main()
