@@ -266,3 +266,30 @@ def test_eval_set_end_to_end_with_each_backend_and_files(root, tiny_model, tmp_p
     bad.write_text('{"text": "A b c.", "label": "maybe"}\n')
     result = CliRunner().invoke(app, ["eval-set", str(bad), "--model", str(tiny_model)])
     assert result.exit_code == 2 and f"{bad}:1: unknown label 'maybe'" in result.output
+
+
+def test_eval_set_logs_to_the_run_that_trained_the_model(root, tiny_model, tmp_path, monkeypatch):
+    """--mlflow finds the run by the model's md5 in any experiment, and refuses a model no run made."""
+    import mlflow
+
+    from pipeline import tracking
+
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path}/mlflow.db")
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path}/mlflow.db")
+    try:
+        unknown = CliRunner().invoke(app, ["eval-set", str(root / "tests/fixtures/evalset.jsonl"), "--model",
+                                           str(tiny_model), "--mlflow"])
+        assert unknown.exit_code == 2 and "no MLflow run" in unknown.output
+        experiment = mlflow.create_experiment("elsewhere", artifact_location=(tmp_path / "mlruns").as_uri())
+        with mlflow.start_run(experiment_id=experiment, tags={"model_md5": tracking.folder_md5(tiny_model)}) as run:
+            pass
+        result = CliRunner().invoke(app, ["eval-set", str(root / "tests/fixtures/evalset.jsonl"), "--model",
+                                          str(tiny_model), "--mlflow", "--prefix", "mine", "--errors",
+                                          str(tmp_path / "e.csv")])
+        assert result.exit_code == 0 and run.info.run_id in result.output, result.output
+        logged = mlflow.get_run(run.info.run_id)
+        assert {"mine.all.macro_f1", "mine.sure.macro_f1"} <= set(logged.data.metrics)
+        assert [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "mine")] == ["mine/e.csv"]
+    finally:
+        mlflow.set_tracking_uri(None)
