@@ -1,0 +1,87 @@
+"""The int8 ONNX export on a tiny random BERT (no training, a few seconds): its labels and
+probabilities do not depend on which sentences share a batch (fixed activation scales), it
+keeps the wide channels in fp32, and the export gives the same bytes twice."""
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.labels import LABELS
+
+SENTENCES = ["The ministry denied the allegations.",
+             "Rights groups accused the police of torturing detainees in two provinces last year.",
+             "Talks resume on Tuesday.",
+             "The company said the report was false and misleading, and that it would sue.",
+             "Prosecutors say the mayor took bribes.",
+             "A spokesman declined to comment."]
+OTHERS = ["Shares fell 4% after the announcement, the steepest drop since March.",
+          "Witnesses described soldiers firing on the crowd from rooftops near the square.",
+          "The federation rejected claims of doping as a smear."]
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory):
+    """A 2-layer BERT classifier with the base model's tokenizer, random weights, and one
+    wide residual channel and one wide feed-forward unit, as the real model has."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    from pipeline.classifier import BUNDLED_BASE_MODEL, resolve_base_model
+
+    base = Path(resolve_base_model(BUNDLED_BASE_MODEL))
+    folder = tmp_path_factory.mktemp("tiny-bert") / "model"
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=30522, hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+                        intermediate_size=128, max_position_embeddings=64, num_labels=3,
+                        id2label=dict(enumerate(LABELS)), label2id={lab: i for i, lab in enumerate(LABELS)})
+    model = BertForSequenceClassification(config).eval()
+    with torch.no_grad():
+        model.bert.encoder.layer[0].attention.output.LayerNorm.weight[5] = 12.0
+        model.bert.encoder.layer[0].intermediate.dense.bias[7] = 9.0
+    model.save_pretrained(folder, safe_serialization=True)
+    for name in ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"):
+        if (base / name).exists():
+            shutil.copy2(base / name, folder / name)
+    (folder / "card.json").write_text(json.dumps({"max_length": 32, "context": "none", "temperature": 1.0}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_bert, tmp_path_factory):
+    from pipeline.export import _export
+
+    out = tmp_path_factory.mktemp("tiny-onnx")
+    _export(tiny_bert, out / "a", 17)
+    _export(tiny_bert, out / "b", 17)
+    return out / "a", out / "b"
+
+
+def test_int8_probabilities_do_not_depend_on_the_batch(exported):
+    from pipeline.classifier import StanceClassifier
+
+    int8 = StanceClassifier.load(exported[0], backend="onnx", threads=1)
+    alone = np.concatenate([int8.predict_proba([text]) for text in SENTENCES])
+    for batch_size, texts in ((len(SENTENCES), SENTENCES), (2, SENTENCES), (4, SENTENCES + OTHERS),
+                              (3, OTHERS[:1] + SENTENCES[::-1])):
+        probs = int8.predict_proba(texts, batch_size)
+        probs = probs[[texts.index(t) for t in SENTENCES]]
+        assert np.abs(probs - alone).max() < 1e-5, batch_size
+        assert (probs.argmax(1) == alone.argmax(1)).all()
+    fp32 = StanceClassifier.load(exported[0], backend="onnx-fp32").predict_proba(SENTENCES)
+    assert np.abs(fp32 - alone).max() < 0.05  # int8, still the same model
+
+
+def test_int8_keeps_wide_channels_fp32_and_the_export_is_deterministic(exported):
+    import onnx
+
+    graph = onnx.load(str(exported[0] / "model.int8.onnx")).graph
+    ops = [n.op_type for n in graph.node]
+    assert "DynamicQuantizeLinear" not in ops and "SkipLayerNormalization" not in ops
+    assert ops.count("QAttention") == 1 and "MatMulIntegerToFloat" in ops  # layer 2 is [CLS]-only, unfused
+    assert any(n.op_type == "Gather" and n.name.startswith("int8/") for n in graph.node)  # the wide channel
+    assert ops.count("BiasGelu") > 2  # the wide unit's own fp32 GELU beside the two layers'
+    for name in ("model.onnx", "model.int8.onnx", "card.json"):
+        assert (exported[0] / name).read_bytes() == (exported[1] / name).read_bytes(), name
