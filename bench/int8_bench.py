@@ -4,8 +4,8 @@ in-process speed against another export (the one before, say) and fp32.
 
     python bench/int8_bench.py                                   # models/stance-onnx
     python bench/int8_bench.py --model /tmp/new-export --baseline models/stance-onnx
-    python bench/int8_bench.py --baseline-rev b80b205            # export with that commit's
-                                                                 # pipeline/export.py first
+    python bench/int8_bench.py --baseline-rev b80b205 --processes   # baseline: models/stance
+                                           # exported with that commit's pipeline/export.py
 
 - agreement: int8 labels vs the same folder's fp32 (`onnx-fp32`) labels, both at the
   default batch size (32), on the seed sentences (seeds/gold_labels.jsonl) and on the
@@ -17,8 +17,13 @@ in-process speed against another export (the one before, say) and fp32.
 - speed: sentences/s of `predict_proba` over `--sentences` real-length sentences
   (bench/score_bench.py's generator: seed sentences, name-swapped copies, joined authored
   pairs), the systems alternated for `--rounds` rounds after a warm-up; the median.
+  `--processes` times each run in a fresh process, one model loaded (the figure to trust:
+  here, alternating in one process put the new int8 6-15% ahead, fresh processes and
+  end-to-end runs level); it adds `baseline_fp32`.
   The machine's load average is recorded before and after: on a shared machine only
   ratios within one run mean anything.
+- `--profile N`: ONNX Runtime's kernel time per operator type over N of those sentences,
+  one thread, for each model (where the time goes, less sensitive to scheduling).
 Results: printed, and written to bench/results/int8.json.
 """
 
@@ -41,7 +46,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from pipeline.classifier import StanceClassifier  # noqa: E402
+from pipeline.classifier import ONNX_FILES, StanceClassifier  # noqa: E402
 from pipeline.io import read_jsonl  # noqa: E402
 
 RESULTS = ROOT / "bench" / "results"
@@ -110,6 +115,58 @@ def speed(systems: dict[str, StanceClassifier], texts: list[str], rounds: int) -
             for name, v in rates.items()}
 
 
+CHILD = """import json, sys, time
+sys.path.insert(0, {root!r})
+from pipeline.classifier import StanceClassifier
+texts = json.load(open({texts!r}))
+clf = StanceClassifier.load({folder!r}, backend={backend!r})
+clf.predict_proba(texts[:256])
+started = time.perf_counter()
+clf.predict_proba(texts)
+print(len(texts) / (time.perf_counter() - started))
+"""
+
+
+def speed_in_processes(systems: dict[str, tuple[Path, str]], texts: list[str], rounds: int) -> dict:
+    """As `speed`, each timing in a fresh process with one model loaded (see the docstring)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+        json.dump(texts, handle)
+    rates: dict[str, list[float]] = {name: [] for name in systems}
+    for r in range(rounds):
+        for name, (folder, backend) in systems.items():
+            code = CHILD.format(root=str(ROOT), texts=handle.name, folder=str(folder), backend=backend)
+            rates[name].append(float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                                                    check=True).stdout.split()[-1]))
+        print(f"round {r + 1} (fresh processes): " + ", ".join(f"{n} {v[-1]:.0f}/s" for n, v in rates.items()),
+              flush=True)
+    os.unlink(handle.name)
+    return {name: {"median": round(statistics.median(v), 1), "runs": [round(x, 1) for x in v]}
+            for name, v in rates.items()}
+
+
+def profile(folder: Path, backend: str, texts: list[str]) -> dict:
+    """ONNX Runtime's own kernel time per operator type (seconds), one thread, batches of 32."""
+    import collections
+
+    import onnxruntime as ort
+
+    clf = StanceClassifier.load(folder, backend=backend, threads=1)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.enable_profiling = True
+    options.profile_file_prefix = str(Path(tempfile.gettempdir()) / "int8_bench_profile")
+    clf.runner.session = ort.InferenceSession(str(folder / ONNX_FILES[backend]), options,
+                                              providers=["CPUExecutionProvider"])
+    clf.predict_proba(texts)
+    trace = Path(clf.runner.session.end_profiling())
+    totals: collections.Counter = collections.Counter()
+    for event in json.loads(trace.read_text()):
+        if event.get("cat") == "Node" and event["name"].endswith("_kernel_time"):
+            totals[event["args"]["op_name"]] += event["dur"] / 1e6
+    trace.unlink()
+    return {"total": round(sum(totals.values()), 2), **{k: round(v, 3) for k, v in totals.most_common()}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "stance-onnx", help="the export to check")
@@ -118,6 +175,8 @@ def main() -> None:
     parser.add_argument("--devset", type=Path, default=ROOT.parent / "shared" / "devset" / "devset.jsonl")
     parser.add_argument("--sentences", type=int, default=3000, help="sentences for the speed runs (0: none)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--processes", action="store_true", help="time each run in a fresh process")
+    parser.add_argument("--profile", type=int, default=0, help="ORT kernel time per operator over N sentences")
     parser.add_argument("--out", type=Path, default=RESULTS / "int8.json")
     args = parser.parse_args()
 
@@ -141,12 +200,29 @@ def main() -> None:
         from score_bench import real_length_sentences
 
         texts, _ = real_length_sentences(args.sentences)
-        systems = {name: StanceClassifier.load(folder, backend="onnx") for name, folder in folders.items()}
-        systems["fp32"] = reference
-        result["speed_sentences_per_s"] = speed(systems, texts, args.rounds)
+        if args.processes:
+            chosen = {**{name: (folder, "onnx") for name, folder in folders.items()},
+                      "fp32": (args.model, "onnx-fp32"),
+                      **({"baseline_fp32": (baseline, "onnx-fp32")} if baseline else {})}
+            result["speed_sentences_per_s"] = speed_in_processes(chosen, texts, args.rounds)
+        else:
+            systems = {name: StanceClassifier.load(folder, backend="onnx") for name, folder in folders.items()}
+            systems["fp32"] = reference
+            result["speed_sentences_per_s"] = speed(systems, texts, args.rounds)
+        result["speed_timing"] = "fresh process per run" if args.processes else "one process, systems alternated"
         result["speed_sentences"] = len(texts)
         medians = {n: v["median"] for n, v in result["speed_sentences_per_s"].items()}
         result["speed_ratio"] = {n: round(v / medians["int8"], 3) for n, v in medians.items()}
+    if args.profile:
+        from score_bench import real_length_sentences
+
+        texts, _ = real_length_sentences(args.profile)
+        chosen = {**{name: (folder, "onnx") for name, folder in folders.items()}, "fp32": (args.model, "onnx-fp32"),
+                  **({"baseline_fp32": (baseline, "onnx-fp32")} if baseline else {})}
+        result["profile_seconds"] = {name: profile(Path(folder), backend, texts)
+                                     for name, (folder, backend) in chosen.items()}
+        for name, ops in result["profile_seconds"].items():
+            print("profile", name, json.dumps(ops), flush=True)
     result["load_after"] = os.getloadavg()
     tmp.cleanup()
     args.out.parent.mkdir(parents=True, exist_ok=True)

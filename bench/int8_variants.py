@@ -160,7 +160,8 @@ def per_token(src, dst):
 
     m = onnx.load(str(src))
     weights = {t.name: t for t in m.graph.initializer}
-    new = [nh.from_array(np.array(1 / 127, np.float32), "pt/inv127"), nh.from_array(np.array(127, np.float32), "pt/127"),
+    new = [nh.from_array(np.array(1 / 127, np.float32), "pt/inv127"),
+           nh.from_array(np.array(127, np.float32), "pt/127"),
            nh.from_array(np.array(1, np.float32), "pt/one"), nh.from_array(np.array(128, np.uint8), "pt/zp"),
            nh.from_array(np.array(1e-12, np.float32), "pt/eps")]
     out, done = [], {}
@@ -184,8 +185,9 @@ def per_token(src, dst):
         ws[ws == 0] = 1
         new += [nh.from_array(np.clip(np.round(w / ws), -127, 127).astype(np.int8), n.input[1] + "/q"),
                 nh.from_array(ws.astype(np.float32), n.input[1] + "/s")]
-        out.append(h.make_node("MatMulIntegerToFloat", [done[x] + "/q", n.input[1] + "/q", done[x] + "/scale",
-                                                        n.input[1] + "/s", "pt/zp"], list(n.output), domain="com.microsoft"))
+        out.append(h.make_node("MatMulIntegerToFloat",
+                               [done[x] + "/q", n.input[1] + "/q", done[x] + "/scale", n.input[1] + "/s", "pt/zp"],
+                               list(n.output), domain="com.microsoft"))
     del m.graph.node[:]
     m.graph.node.extend(out)
     used = {i for n in out for i in n.input}
@@ -246,8 +248,9 @@ VARIANTS = {  # name: (fp32 graph, builder, what it is)
 def table(results: dict) -> str:
     """The markdown table of docs/benchmarks.md from the results."""
     base = results.get("dynamic", {}).get("speed_sentences_per_s", {}).get("median")
-    rows = ["| variant | what | seeds | dev set | outside the dev set: disagree / 4,056, mean max|dp| "
-            "| batch 1 and 7 vs 32: max shift, labels changed | in-process speed vs `dynamic` |",
+    rows = ["| variant | what | seeds | dev set (disagree) | outside the dev set: disagree of 4,056, mean largest "
+            "probability difference | batch 1 and 7 vs 32: largest shift, labels changed "
+            "| sentences/s vs `dynamic` (one process, alternated) |",
             "| --- | --- | --- | --- | --- | --- | --- |"]
     for name in VARIANTS:
         r = results.get(name)
@@ -286,7 +289,8 @@ def main() -> None:
         sets["devset"] = [r["text"] for r in read_jsonl(args.devset)]
     else:
         print(f"{args.devset}: not found, the dev-set agreement is skipped", file=sys.stderr)
-    other = real_length_sentences(3000)[0] + [r["text"] for r in read_jsonl(ROOT / "seeds" / "authored_articles_r2.jsonl")]
+    other = real_length_sentences(3000)[0] + [r["text"] for r in
+                                              read_jsonl(ROOT / "seeds" / "authored_articles_r2.jsonl")]
     reference = StanceClassifier.load(args.work / "shipped", backend="onnx-fp32")
     results = json.loads(args.out.read_text()) if args.out.exists() else {}
     for name in [] if args.speed_only else args.only or VARIANTS:
