@@ -227,13 +227,17 @@ def _exists(spark, path: str) -> bool:
     return fs.exists(hpath)
 
 
+def _delete(spark, path: str) -> None:
+    fs, hpath = _hadoop_fs(spark, path)
+    if fs.exists(hpath):
+        fs.delete(hpath, True)
+
+
 def _replace(spark, source: str, target: str) -> None:
     """Move the dataset `source` to `target`, replacing it."""
+    _delete(spark, target)
     fs, hsource = _hadoop_fs(spark, source)
-    _, htarget = _hadoop_fs(spark, target)
-    if fs.exists(htarget):
-        fs.delete(htarget, True)
-    if not fs.rename(hsource, htarget):
+    if not fs.rename(hsource, _hadoop_fs(spark, target)[1]):
         raise OSError(f"{target}: could not move {source} into place")
 
 
@@ -355,8 +359,7 @@ def run_spark_scoring(request: SparkScoreRequest, segment: SegmentConfig, boiler
         sc = spark.sparkContext
         if request.overwrite:
             for path in (out, summaries):
-                if _exists(spark, path):
-                    _hadoop_fs(spark, path)[0].delete(_hadoop_fs(spark, path)[1], True)
+                _delete(spark, path)
         done = _read_done(spark, summaries, identity)
         if _exists(spark, out):  # rows of articles a killed run left without a summary
             finished = spark.read.parquet(summaries).select("article_id", "article_sha1") if done else \
@@ -376,10 +379,12 @@ def run_spark_scoring(request: SparkScoreRequest, segment: SegmentConfig, boiler
             articles = spark.createDataFrame(scored.filter(lambda r: r[0] == "article").map(lambda r: r[1]),
                                              spark_schema(SUMMARY_COLUMNS))
             articles.write.mode("append").parquet(summaries)
-            tally = dict(scored.filter(lambda r: r[0] in ("sentence", "article", "done", "changed"))
-                         .map(lambda r: (r[0], 1)).reduceByKey(lambda a, b: a + b).collect())
-            problems += scored.filter(lambda r: r[0] == "error").map(lambda r: r[1]).collect()
-            changed = scored.filter(lambda r: r[0] == "changed").map(lambda r: r[1][0]).collect()
+            tally = dict(scored.filter(lambda r: r[0] != "error").map(lambda r: (r[0], 1))
+                         .reduceByKey(lambda a, b: a + b).collect())
+            # errors and changed articles are few: one job brings both to the driver
+            few = scored.filter(lambda r: r[0] in ("error", "changed")).collect()
+            problems += [value for kind, value in few if kind == "error"]
+            changed = [value[0] for kind, value in few if kind == "changed"]
             if changed:  # drop the rows of the content these articles had before
                 stale = spark.createDataFrame([(a, done[a]) for a in changed], "article_id string, article_sha1 string")
                 for path, columns in ((summaries, SUMMARY_COLUMNS), (out, SENTENCE_COLUMNS)):
