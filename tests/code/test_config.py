@@ -1,13 +1,58 @@
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
-from pipeline.config import ConfigError, Params, load_params, parse_params
+from pipeline.config import ConfigError, load_params, parse_params
 
 
 def test_project_params_load(root):
+    """configs/params.yaml holds what the stages rely on: inputs that are in the repository, the
+    bundled base model, a split that leaves articles to train on, and disputes to calibrate on."""
+    from pipeline.classifier import BUNDLED_BASE_MODEL, resolve_base_model
+    from pipeline.io import read_jsonl
+    from pipeline.segmentation import load_boilerplate
+    from pipeline.weak import load_rules
+
     params = load_params(root / "configs/params.yaml")
-    assert isinstance(params, Params)
+    for path in (params.segment.articles_dir, params.segment.boilerplate_path, params.label.gold_path,
+                 params.label.rules_path, *params.corpus.paths):
+        assert (root / path).exists(), f"{path} is not in the repository"
+    assert load_boilerplate(root / params.segment.boilerplate_path) and load_rules(root / params.label.rules_path)
+
+    # the installed package, so that training needs no model hub
+    assert params.train.base_model == BUNDLED_BASE_MODEL
+    base = Path(resolve_base_model(params.train.base_model))
+    assert (base / "model.safetensors").is_file()
+    assert 0 < params.train.max_length <= json.loads((base / "config.json").read_text())["max_position_embeddings"]
+
+    # `split` holds out whole gold-labelled articles and must leave at least one to train on
+    gold_articles = {row["article_id"] for row in read_jsonl(root / params.label.gold_path)}
+    assert 1 <= params.split.test_articles < len(gold_articles)
+
+    # the shipped recipe trains on the authored corpus and fits its temperature on held-out disputes
+    assert params.train.use_authored and params.train.valid_disputes > 0
+    assert params.train.calibrate
+    assert params.mlflow.registered_model and params.mlflow.alias
+
+
+def test_params_that_dvc_tracks_are_written_out(root):
+    """Every `params:` key of dvc.yaml and research/dvc.yaml is in configs/params.yaml: DVC reads
+    the file itself, not the code's defaults, and fails on a key the file lacks."""
+    raw = yaml.safe_load((root / "configs/params.yaml").read_text())
+    tracked = []
+    for pipeline in ("dvc.yaml", "research/dvc.yaml"):
+        for name, stage in yaml.safe_load((root / pipeline).read_text())["stages"].items():
+            for entry in stage.get("params", []):
+                keys = entry.get("configs/params.yaml", []) if isinstance(entry, dict) else []
+                tracked += [(pipeline, name, key) for key in keys]
+    assert tracked
+    for pipeline, name, key in tracked:
+        node = raw
+        for part in key.split("."):
+            assert isinstance(node, dict) and part in node, f"{pipeline} stage {name}: {key} not in configs/params.yaml"
+            node = node[part]
 
 
 @pytest.mark.parametrize(

@@ -1,14 +1,17 @@
 """Review loop: export -> a person fills labels in the CSV -> import merges into gold."""
 
 import csv
+import json
+import os
+import stat
 
 import numpy as np
 import pytest
 
 from pipeline.gold import match_gold, parse_gold
 from pipeline.io import InputError
-from pipeline.review import (label_studio_tasks, merge_review, read_review_csv, select_for_review,
-                             write_review_csv)
+from pipeline.review import (LABEL_STUDIO_CONFIG, label_studio_tasks, merge_review, read_review_csv,
+                             select_for_review, write_review_csv)
 from pipeline.segmentation import Sentence, sentence_id
 
 
@@ -128,3 +131,82 @@ def test_label_studio_tasks():
     (task,) = label_studio_tasks(select_for_review(RECORDS, PROBS, limit=1))
     assert task["data"]["text"] == SENTENCES[1]["text"]
     assert task["predictions"][0]["result"][0]["value"] == {"choices": ["accusation"]}
+
+
+@pytest.fixture
+def review_project(tmp_path, monkeypatch):
+    """A folder with the data the review commands read (data/labeled.jsonl, data/sentences.jsonl)
+    and a stand-in model that scores RECORDS with PROBS; the gold file is tmp_path/gold.jsonl."""
+    from pipeline.classifier import StanceClassifier
+    from pipeline.io import write_jsonl
+
+    class Model:
+        def predict_proba(self, texts, contexts=None):
+            by_text = {r["text"]: p for r, p in zip(RECORDS, PROBS)}
+            return np.array([by_text[t] for t in texts])
+
+    monkeypatch.chdir(tmp_path)
+    write_jsonl(tmp_path / "data/labeled.jsonl", RECORDS)
+    write_jsonl(tmp_path / "data/sentences.jsonl", SENTENCES)
+    monkeypatch.setattr(StanceClassifier, "load", staticmethod(lambda model_dir: Model()))
+    return tmp_path
+
+
+@pytest.fixture(params=[0o022, 0o002], ids=["umask022", "umask002"])
+def umask(request):
+    old = os.umask(request.param)
+    yield request.param
+    os.umask(old)
+
+
+def label_studio_export(tasks_path, out, label):
+    """What Label Studio exports once a person has chosen `label` for the first task."""
+    tasks = json.loads(tasks_path.read_text())
+    tasks[0]["annotations"] = [{"result": [{"from_name": "label", "to_name": "text", "type": "choices",
+                                            "value": {"choices": [label]}}]}]
+    out.write_text(json.dumps(tasks))
+    return tasks[0]["data"]["sentence_id"]
+
+
+def test_review_files_are_written_with_the_users_umask(review_project, umask):
+    """Export and import write through temp files (mode 0600); what they leave behind has the
+    mode a plain open() would give: 0666 less the umask (0644 under the usual 022)."""
+    from pipeline.review import export_for_review, import_review
+
+    export_for_review(review_project / "review.csv", 10, review_project / "model", review_project / "tasks.json")
+    ls_export = review_project / "export.json"
+    label_studio_export(review_project / "tasks.json", ls_export, "denial")
+    gold = review_project / "gold.jsonl"
+    import_review(ls_export, gold)
+    written = ["review.csv", "tasks.json", "tasks.label_config.xml", "gold.jsonl"]
+    modes = {name: oct(stat.S_IMODE((review_project / name).stat().st_mode)) for name in written}
+    assert modes == dict.fromkeys(written, oct(0o666 & ~umask))
+    assert not list(review_project.glob(".*.tmp"))  # no temp file left behind
+
+
+def test_label_studio_export_imports_end_to_end_and_twice_changes_nothing(review_project):
+    """`stance review import export.json`: the chosen label lands in the gold file beside the old
+    rows; importing the same export again reports the labels as already merged."""
+    from pipeline.io import read_jsonl, write_jsonl
+    from pipeline.review import export_for_review, import_review
+
+    message = export_for_review(review_project / "review.csv", 10, review_project / "model",
+                                review_project / "tasks.json")
+    assert message.startswith("review export: 3 sentences -> ")
+    assert (review_project / "tasks.label_config.xml").read_text() == LABEL_STUDIO_CONFIG
+    gold = review_project / "gold.jsonl"
+    old = {"sentence_id": SENTENCES[3]["sentence_id"], "article_id": "old", "text": SENTENCES[3]["text"],
+           "label": "accusation"}
+    write_jsonl(gold, [old])
+    ls_export = review_project / "export.json"
+    sid = label_studio_export(review_project / "tasks.json", ls_export, "neutral")
+    assert sid == SENTENCES[1]["sentence_id"]  # the disagreement ranks first
+
+    assert import_review(ls_export, gold) == (
+        f"review import: 1 labels merged into {gold}; run `dvc repro` to retrain")
+    rows = list(read_jsonl(gold))
+    assert rows == [old, {"sentence_id": sid, "article_id": "new", "text": SENTENCES[1]["text"], "label": "neutral"}]
+
+    before = gold.read_bytes()
+    assert import_review(ls_export, gold) == f"review import: nothing new (1 labels already merged into {gold})"
+    assert gold.read_bytes() == before

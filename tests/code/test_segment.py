@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 import yaml
 
@@ -140,3 +142,23 @@ def test_boilerplate_matcher_agrees_with_trying_each_pattern(boilerplate):
         for text in texts + ["ABC x", "abc x", "Hello World", "so HELLO WORLD", "xaa", "so Case Matters",
                              "so case matters", "a GATED LITERAL"]:
             assert matcher(text) == any(p.fullmatch(text) for p in patterns), text
+
+
+def test_missing_boilerplate_file_is_reported_by_name(tmp_path, monkeypatch):
+    """A `segment.boilerplate_path` that does not exist stops the stage with one line naming the
+    file and the key, before any output is written."""
+    from pipeline import segment
+    from pipeline.config import ConfigError, Params
+
+    missing = tmp_path / "configs" / "no-such-boilerplate.yaml"
+    with pytest.raises(ConfigError) as err:
+        load_boilerplate(missing)
+    assert str(err.value) == f"{missing}: file not found (segment.boilerplate_path)"
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "articles").mkdir()
+    (tmp_path / "articles" / "a.txt").write_text("The ministry rejected the report as baseless.\n")
+    params = Params(segment=SegmentConfig(articles_dir=Path("articles"), boilerplate_path=Path("missing.yaml")))
+    with pytest.raises(ConfigError, match=r"^missing\.yaml: file not found \(segment\.boilerplate_path\)$"):
+        segment.run(params, lambda line: None)
+    assert not (tmp_path / "data").exists()

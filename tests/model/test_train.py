@@ -10,7 +10,7 @@ import pytest
 from pipeline.classifier import StanceClassifier
 from pipeline.config import MlflowConfig, TrainConfig
 from pipeline.labels import LABELS
-from pipeline.training import fit_temperature, save_model, train_classifier
+from pipeline.training import save_model, train_classifier
 
 pytestmark = pytest.mark.slow
 
@@ -81,15 +81,6 @@ def test_a_context_model_reads_the_previous_sentence(tmp_path):
     with_context = clf.predict_proba(text, contexts=[("", "Rights groups accused the ministry of abuse.")])
     without = clf.predict_proba(text)
     assert not np.allclose(with_context, without, atol=1e-6)
-
-
-def test_temperature_fits_overconfident_logits():
-    rng = np.random.default_rng(0)
-    labels = rng.integers(0, 3, 300)
-    logits = rng.normal(size=(300, 3))
-    logits[np.arange(300), labels] += 1.0  # right more often than not
-    t = fit_temperature(logits * 5, [LABELS[i] for i in labels])  # 5x too sharp
-    assert 3.5 < t < 7
 
 
 def test_predict_keeps_input_order_with_length_sorted_batches(trained):
