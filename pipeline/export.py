@@ -3,24 +3,23 @@
 
 1. `torch.onnx.export` (TorchScript exporter, eager attention) writes the graph, with the
    last encoder layer computed for the first ([CLS]) position only where the model is a
-   BERT classifier (its pooler reads nothing else): the same logits, ~12% less ONNX Runtime
-   time (docs/benchmarks.md);
+   BERT classifier (its pooler reads nothing else): the same logits, less ONNX Runtime
+   time, since the other positions' work in that layer is skipped (docs/benchmarks.md);
 2. ONNX Runtime's transformer optimizer fuses it (Attention, EmbedLayerNormalization,
    BiasGelu), but not into SkipLayerNormalization: each residual sum (bias, sublayer output,
-   residual) is one `Sum` before a plain LayerNormalization, which ORT's CPU kernels run in
-   about a third of SkipLayerNormalization's time (and ORT does not re-fuse a `Sum`):
+   residual) is one `Sum` before a plain LayerNormalization, which ORT's CPU kernels run
+   faster than SkipLayerNormalization (docs/benchmarks.md; and ORT does not re-fuse a `Sum`):
    `model.onnx`, the fp32 model;
 3. `_quantize` makes `model.int8.onnx`, static int8 with fixed activation scales, so a
    sentence's probabilities do not depend on the sentences batched with it (dynamic
-   quantisation scaled each batch's activations together: 29 of the 1,201 seed and dev
-   sentences changed label between batch size 1 and 32). Every MatMul with a weight
-   becomes MatMulIntegerToFloat and every Attention QAttention: per-channel int8 weights,
-   uint8 activations with a scale and zero point calibrated on authored sentences
-   (`CALIBRATION`; never the real-news dev set).
+   quantisation scaled each batch's activations together, and labels changed with the batch
+   size; docs/benchmarks.md). Every MatMul with a weight becomes MatMulIntegerToFloat and
+   every Attention QAttention: per-channel int8 weights, uint8 activations with a scale and
+   zero point calibrated on authored sentences (`CALIBRATION`; never the real-news dev set).
    Two things keep it close to fp32 (docs/benchmarks.md, "int8 you can trust"):
-   - channels far wider than the median channel (a few, mostly at the [CLS] position:
-     values up to 30 where the rest stay within +-3) are scaled down to the others'
-     range before quantisation and their weight rows scaled up to match;
+   - channels far wider than the median channel (a few, mostly at the [CLS] position, which
+     would set a tensor's one scale and leave the other channels few int8 steps) are scaled
+     down to the others' range before quantisation and their weight rows scaled up to match;
    - the widest (over `OUTLIER` x the median) are not quantised at all: they go through a
      small fp32 MatMul added to the int8 one (for the feed-forward units, the unit's own
      fp32 column, GELU and row).
@@ -125,7 +124,8 @@ def _export(model_dir: Path, out_dir: Path, opset: int) -> dict[str, int]:
 def _residual_sums(model) -> None:
     """Each LayerNormalization's input built by single-use Adds (bias + sublayer output +
     residual) becomes one Sum: one pass instead of two, and ORT's SkipLayerNorm fusion, whose
-    CPU kernel is about 3x slower than Sum + LayerNormalization here, matches Add only."""
+    CPU kernel is slower than Sum + LayerNormalization here (docs/benchmarks.md), matches Add
+    only."""
     from onnx import helper
 
     nodes = list(model.graph.node)
@@ -350,8 +350,8 @@ def _first_token_last_layer(model, example) -> bool:
     its query, attention output and feed-forward for every other token are wasted work:
     10 of every 72 weight multiplications per token in a 6-layer encoder. Keys and values
     still come from every token, so the logits are the same (checked here on `example`;
-    max |difference| ~5e-7 on the seed sentences). Returns whether the model was changed;
-    other architectures export as they are.
+    docs/benchmarks.md). Returns whether the model was changed; other architectures export
+    as they are.
     """
     import torch
     from transformers.models.bert.modeling_bert import BertLayer, eager_attention_forward

@@ -170,8 +170,11 @@ def _jsonl_documents(handle, path: str, base: str, config: InputConfig, report: 
     records = _jsonl_records(handle, path, config, report)
     if not config.sentences:
         for number, record in records:
-            yield Document(_id(record, "id", f"{stem}:{number}"), f"{path}:{number}", record["text"],
-                           digest=digest(record["text"]))
+            content = digest(record["text"])
+            # an id-less record from standard input is named by its content, as a plain-text article
+            # there is: a line number would make a second stream's articles edits of the first's
+            default = f"stdin-{content}" if path == "-" else f"{stem}:{number}"
+            yield Document(_id(record, "id", default), f"{path}:{number}", record["text"], digest=content)
         return
     for article_id, group in itertools.groupby(records, key=lambda nr: _id(nr[1], "article_id", stem)):
         sentences = list(_sentences(article_id, group))  # one article's sentences, to know its digest

@@ -50,11 +50,11 @@ class ScoreConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     batch_size: int | None = Field(None, ge=1, description="sentences per model call; None = 32 on CPU, 256 on GPU")
-    # A wider window sorts more sentences by length at once, so batches pad less: onnx int8
-    # +11% at 4,096 over 512, torch unchanged, peak RSS +40 MB (docs/benchmarks.md).
+    # A wider window sorts more sentences by length at once, so batches pad less (the onnx
+    # backends gain, torch hardly), for the memory of the sentences held (docs/benchmarks.md).
     window: int = Field(4096, ge=1, description="sentences gathered before predicting (bounds memory)")
-    # Segmentation runs ~25,000 sentences/s per core since issue 19 (pysbd: ~500), still far
-    # slower than a GPU scores them.
+    # One core segments articles (the rule splitter since issue 19) slower than a GPU scores
+    # their sentences, hence worker processes there (docs/benchmarks.md).
     workers: int = Field(0, ge=0, description="processes that segment articles while the model runs; 0 = none, "
                                               "segment in this process")
 

@@ -1,9 +1,10 @@
 """Sentence splitting of one line of news text, by rules: `split(line) -> [(offset, sentence)]`.
 
-It replaces pysbd (issue 19), which split ~400-1,000 sentences/s per core, far too slow to
-feed a GPU; this runs ~40,000 (docs/benchmarks.md). It follows pysbd's policy, so that the
-sentences the labelled seed articles were cut into stay the same (bench/splitter_bench.py
-compares the two on hand-split text):
+It replaces pysbd (issue 19), which split sentences far too slowly to feed a GPU; this one
+finds the candidate ends with one regular expression and applies the rules to those alone
+(docs/benchmarks.md). It follows pysbd's policy, so that the sentences the labelled seed
+articles were cut into stay the same (bench/splitter_bench.py compares the two on
+hand-split text):
 
 - a sentence ends at `.`, `!`, `?`, `...` or `…`, with any closing quotes or brackets, where
   whitespace and the start of a sentence (a capital, a digit, an opening quote or bracket)

@@ -99,7 +99,35 @@ def test_stdin_as_text_and_as_jsonl():
     assert read(["-"], stdin=io.BytesIO(GOOD.encode()))[0][0].article_id == docs[0].article_id
     lines = b'{"id": "s1", "text": "One."}\n{"text": "Two."}\n'
     docs, _ = read(["-"], InputConfig(stdin_format="jsonl"), stdin=io.BytesIO(lines))
-    assert [d.article_id for d in docs] == ["s1", "stdin:2"]
+    assert docs[0].article_id == "s1" and docs[1].article_id == f"stdin-{docs[1].digest}"
+    assert [d.source for d in docs] == ["-:1", "-:2"]
+
+
+def test_idless_jsonl_on_stdin_is_named_by_content_not_line():
+    """A second, different stream piped into the same output adds articles instead of taking
+    the first stream's ids (which would make them edits of its articles); the same stream
+    piped again gets the same ids, so a re-run resumes. Files keep `<stem>:<line>`."""
+    jsonl = InputConfig(stdin_format="jsonl")
+
+    def ids(*texts):
+        stream = "".join(json.dumps({"text": t}) + "\n" for t in texts).encode()
+        docs, problems = read(["-"], jsonl, stdin=io.BytesIO(stream))
+        assert not problems and [d.text for d in docs] == list(texts)
+        return [d.article_id for d in docs]
+
+    first = ids("The ministry denied it.", "Critics accused the police.")
+    second = ids("Talks resume on Monday.", "The army rejected the claim.")
+    assert len(set(first)) == 2 and all(i.startswith("stdin-") for i in first + second)
+    assert not set(first) & set(second)
+    assert ids("The ministry denied it.", "Critics accused the police.") == first
+    assert ids("Critics accused the police.")[0] == first[1]  # its content, not its line, names it
+
+
+def test_idless_jsonl_files_keep_line_ids(tmp_path):
+    path = tmp_path / "feed.jsonl"
+    path.write_text('{"text": "One."}\n{"id": "x", "text": "Two."}\n{"text": "Three."}\n')
+    docs, _ = read([path])
+    assert [d.article_id for d in docs] == ["feed:1", "x", "feed:3"]
 
 
 def test_presplit_sentences_keep_their_ids_and_group_by_article(tmp_path):

@@ -123,15 +123,6 @@ def test_outputs_are_readable_by_the_team(root, tiny_model, inputs, tmp_path, mo
         assert path.stat().st_mode & 0o777 == 0o666 & ~current_umask(), path
 
 
-def test_help_is_complete_and_version_prints():
-    result = CliRunner().invoke(app, ["score", "--help"], terminal_width=200)
-    assert "[default: OUTPUT with .articles before the suffix]" in result.output
-    assert "sentences per model call [default: 32 on CPU, 256 on GPU]" in result.output
-    assert "<str>" not in result.output and "--help <bool>" not in result.output
-    version = CliRunner().invoke(app, ["--version"])
-    assert version.exit_code == 0 and version.output.startswith("stance ")
-
-
 def test_onnx_export_agrees_with_torch(root, tiny_model, inputs, tmp_path, monkeypatch, caplog):
     from pipeline.classifier import StanceClassifier
 
