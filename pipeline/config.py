@@ -99,6 +99,8 @@ class EvaluateConfig(_Section):
 
     batch_size: int | None = Field(None, ge=1, description="sentences per model call; null = the classifier's "
                                    "default (32 on CPU, 256 on GPU)")
+    behaviour_path: Path = Field(Path("configs/behaviour.yaml"), description="templates of the behavioural checks "
+                                 "(pipeline/behaviour.py): name invariance, the direction of a denial")
 
 
 class ReferenceConfig(_Section):
@@ -130,7 +132,7 @@ class MlflowConfig(_Section):
     experiment: str = "stance"
     registered_model: str = "stance-classifier"
     alias: str = "champion"
-    log_model: bool = Field(True, description="log and register the model (about 90 MB a run)")
+    log_model: bool = Field(True, description="log and register the model (a copy of its weights with every run)")
 
 
 class Params(_Section):

@@ -7,7 +7,8 @@ Systems, all scored on the same held-out sentences:
     weak       the weak labeler's label (its abstentions count as `neutral`)
     tfidf_lr   TF-IDF word/bigram features + logistic regression, trained on the seed train split
 Also: name-swap consistency (the share of test sentences whose label survives swapping the
-parties' names) and the expected calibration error. One held-out article is a small
+parties' names), the behavioural checks of pipeline/behaviour.py (name invariance and the
+direction of a denial, on authored templates) and the expected calibration error. One held-out article is a small
 sample: the research stages (crossval, generalize) and `stance eval-set` say more.
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pipeline import paths, tracking
+from pipeline import behaviour, paths, tracking
 from pipeline.augment import augment, name_pools, with_dispute
 from pipeline.authored import load_authored
 from pipeline.classifier import StanceClassifier
@@ -29,6 +30,7 @@ from pipeline.schema import gold, records_in, training_records, with_context
 def run(params: Params, report: Callable[[str], None]) -> str:
     import mlflow
 
+    cases = behaviour.load_cases(params.evaluate.behaviour_path)  # a bad file fails before any work
     records, splits = list(read_jsonl(paths.LABELED)), list(read_jsonl(paths.SPLITS))
     test = with_context(gold(records_in("test", records, splits)), records)
     classifier = StanceClassifier.load(paths.MODEL_DIR)
@@ -42,7 +44,9 @@ def run(params: Params, report: Callable[[str], None]) -> str:
     pools = name_pools(with_dispute(records + load_authored(params.corpus.paths)))
     metrics = {"test": {name: brief(s) for name, s in scores.items()}, "test_sentences": len(test),
                "test_ece": expected_calibration_error(probs, truth),
-               "name_swap": _name_swap_consistency(classifier, test, pools, params.split.seed, batch)}
+               "name_swap": _name_swap_consistency(classifier, test, pools, params.split.seed, batch),
+               "behaviour": behaviour.check(lambda texts: [p.label for p in classifier.predict(texts, batch)],
+                                            cases)}
     write_json(paths.EVALUATE_METRICS, metrics)
     write_json(paths.CONFUSION, [{"actual": t, "predicted": p} for t, p in zip(truth, predicted)])
     write_json(paths.PER_CLASS_F1, [{"class": lab, "f1": scores["model"]["per_class"][lab]["f1"]} for lab in LABELS])
