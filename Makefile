@@ -49,8 +49,14 @@ plots: setup  ## dvc plots as one self-contained page: dvc_plots/index.html
 metrics: setup  ## the headline figures, one table that fits a terminal
 	stance metrics
 
+# MLflow 3.17 opens experiments in its GenAI view whatever their kind; ?workflowType= in the
+# link picks the model-training view (runs, models) for that page
 ui: setup  ## MLflow UI for one user, on 127.0.0.1 only
-	@echo "the runs: http://127.0.0.1:5000/#/experiments/1/runs (MLflow 3 opens experiments on its GenAI overview)"
+	@$(PY) -c 'import pathlib, sqlite3, yaml; \
+	name = yaml.safe_load(open("configs/params.yaml"))["mlflow"]["experiment"]; \
+	db = pathlib.Path("mlflow.db"); \
+	row = db.exists() and sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute("select experiment_id from experiments where name = ? and lifecycle_stage = ?", (name, "active")).fetchone(); \
+	print(f"the runs of {name!r}, model-training view: http://127.0.0.1:5000/#/experiments/{row[0]}/runs?workflowType=machine_learning" if row else f"no experiment {name!r} in mlflow.db yet (make repro makes it)")'
 	MLFLOW_SERVER_ENABLE_JOB_EXECUTION=false mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db \
 		--host 127.0.0.1 --port 5000 --workers 1
 
