@@ -9,7 +9,9 @@ Formats, by suffix:
                    optional, "article_id": optional}. Consecutive sentences with the same
                    `article_id` form one article; without it, the file is one article.
 Article ids: a file's path relative to the folder given (without suffix), or its stem when
-the file or a glob was given; a JSONL record's `id`, else `<file stem>:<line>`.
+the file or a glob was given; a JSONL record's `id`, else `<file stem>:<line>`. On standard
+input, whatever has no id is named by its content (`stdin-<digest>`), so that a second stream
+into the same output adds its articles rather than replacing the first stream's.
 
 Bad inputs never stop the stream: each is reported once through `report` with its path
 and the reason (empty, binary, not UTF-8, over the size limit, malformed JSONL line,
@@ -176,8 +178,12 @@ def _jsonl_documents(handle, path: str, base: str, config: InputConfig, report: 
             default = f"stdin-{content}" if path == "-" else f"{stem}:{number}"
             yield Document(_id(record, "id", default), f"{path}:{number}", record["text"], digest=content)
         return
-    for article_id, group in itertools.groupby(records, key=lambda nr: _id(nr[1], "article_id", stem)):
-        sentences = list(_sentences(article_id, group))  # one article's sentences, to know its digest
+    for article_id, group in itertools.groupby(records, key=lambda nr: _id(nr[1], "article_id", "")):
+        group = list(group)  # one article's sentences, to know its digest
+        if not article_id:  # a file without article ids is one article; on standard input it is
+            # named by its content, as an article there is, so a second stream adds, not replaces
+            article_id = f"stdin-{digest(*(r['text'] for _, r in group))}" if path == "-" else stem
+        sentences = list(_sentences(article_id, group))
         yield Document(article_id, path, sentences=sentences,
                        digest=digest(*(f"{s.sentence_id}\x00{s.text}" for s in sentences)))
 

@@ -123,6 +123,20 @@ def test_idless_jsonl_on_stdin_is_named_by_content_not_line():
     assert ids("Critics accused the police.")[0] == first[1]  # its content, not its line, names it
 
 
+def test_presplit_sentences_on_stdin_without_article_id_are_named_by_content():
+    config = InputConfig(sentences=True, stdin_format="jsonl")
+
+    def article(*texts):
+        stream = "".join(json.dumps({"text": t}) + "\n" for t in texts).encode()
+        (doc,), problems = read(["-"], config, stdin=io.BytesIO(stream))
+        assert not problems and [s.text for s in doc.sentences] == list(texts)
+        return doc.article_id
+
+    first = article("The ministry denied it.", "Critics accused the police.")
+    assert first.startswith("stdin-") and article("Talks resume on Monday.") != first
+    assert article("The ministry denied it.", "Critics accused the police.") == first
+
+
 def test_idless_jsonl_files_keep_line_ids(tmp_path):
     path = tmp_path / "feed.jsonl"
     path.write_text('{"text": "One."}\n{"id": "x", "text": "Two."}\n{"text": "Three."}\n')
