@@ -235,11 +235,16 @@ def test_a_killed_run_resumes_with_every_article_once(root, tiny_model, tmp_path
     assert {s["article_id"]: s["sentences"] for s in summaries} == {a: len(i) for a, i in per_article.items()}
 
 
-def test_nothing_scored_names_no_output(root, tiny_model, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["missing", "empty folder"])
+def test_nothing_scored_names_no_output(root, tiny_model, tmp_path, monkeypatch, where):
     monkeypatch.chdir(root)
-    result = score(tmp_path / "missing", "-o", tmp_path / "s.jsonl", "--model", tiny_model, root=root)
+    source = tmp_path / where.replace(" ", "_")
+    if where == "empty folder":
+        source.mkdir()
+    result = score(source, "-o", tmp_path / "s.jsonl", "--model", tiny_model, root=root)
     assert result.exit_code == 3 and "nothing written" in result.output and "s.jsonl" not in result.output.split(
         "score:")[-1]
+    assert not (tmp_path / "s.jsonl").exists()
 
 
 def test_eval_set_end_to_end_with_each_backend_and_files(root, tiny_model, tmp_path, monkeypatch):
