@@ -17,7 +17,7 @@ ROWS = [
     (paths.EVALUATE_METRICS, "test article: expected calibration error", "test_ece"),
     (paths.EVALUATE_METRICS, "name-swap consistency", "name_swap.consistency"),
     (paths.EVALUATE_METRICS, "behaviour: name invariance (templates)", "behaviour.name_invariance"),
-    (paths.EVALUATE_METRICS, "behaviour: a denied allegation reads as denial", "behaviour.denial_direction"),
+    (paths.EVALUATE_METRICS, "behaviour: direction of a denial", "behaviour.denial_direction"),
     (paths.CORPUS_METRICS, "authored corpus: sentences", "sentences"),
     (paths.CORPUS_METRICS, "authored corpus: articles", "articles"),
     (paths.CORPUS_METRICS, "authored corpus: disputes", "disputes"),

@@ -78,6 +78,12 @@ def test_repro_trains_evaluates_exports_registers_and_is_deterministic(project, 
     assert "Running stage" not in rest  # not export, not register: the model did not change
     with sqlite3.connect(project / "mlflow.db") as db:
         assert db.execute("select count(*) from model_versions").fetchone() == (1,)
+    # and a forced evaluation writes the same metrics and plot data, byte for byte
+    figures = ("metrics/evaluate.json", "plots/confusion.json", "plots/per_class_f1.json")
+    before = {name: (project / name).read_bytes() for name in figures}
+    run(["dvc", "repro", "--force", "--single-item", "evaluate"], project, env)
+    assert {name: (project / name).read_bytes() for name in figures} == before
+    assert json.loads(before["metrics/evaluate.json"])["behaviour"]["sentences"] > 0
 
     # editing a module marks exactly the stages that run it
     with open(project / "pipeline/export.py", "a") as handle:
@@ -93,6 +99,10 @@ def test_repro_trains_evaluates_exports_registers_and_is_deterministic(project, 
     for extra in ([], ["--backend", "onnx"], ["--model", "models:/stance-classifier@champion"]):
         run(["stance", "score", "seeds/articles", "-o", "scored.jsonl", "--overwrite", *extra], project, env)
         assert len((project / "scored.articles.jsonl").read_text().splitlines()) == 5
+    # --quiet is quiet with a registered model too: no download progress from MLflow
+    quiet = run(["stance", "score", "seeds/articles", "-o", "scored.jsonl", "--overwrite", "--quiet",
+                 "--model", "models:/stance-classifier@champion"], project, env)
+    assert quiet.stderr.strip() == "" and quiet.stdout.strip() == ""
 
     # MLflow 3's UI opens the experiment on its runs: it is tagged as a model-training one
     with sqlite3.connect(project / "mlflow.db") as db:
