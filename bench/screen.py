@@ -47,6 +47,8 @@ def run(name: str, recipe: dict, devset: Path, seed: int | None) -> dict:
     corpus = recipe.get("corpus", params.corpus.paths)
     params = params.model_copy(update={"train": config, "corpus": params.corpus.model_copy(update={"paths": corpus})})
     rows, valid, _ = datasets(params)
+    if "teacher" in recipe:  # distillation: learn a kept model's probabilities, mixed with the gold label
+        distil(rows, recipe["teacher"]["model"], recipe["teacher"]["weight"])
     started = time.perf_counter()
     # the validation disputes are evaluated each epoch as in the stage, which moves the random
     # stream: with them, seed 42 of `v2` is byte for byte the model `dvc repro` trains
@@ -61,7 +63,29 @@ def run(name: str, recipe: dict, devset: Path, seed: int | None) -> dict:
     np.save(folder / "devset_probs.npy", probs)
     report, _ = evalset.evaluate_rows(eval_rows, probs)
     return _row(name, report, seed=config.seed, overrides=recipe.get("train", {}), corpus=list(map(str, corpus)),
+                **({"teacher": recipe["teacher"]} if "teacher" in recipe else {}),
                 train_rows=len(rows), train_seconds=round(seconds), temperature=round(temperature, 3))
+
+
+def distil(rows: list[dict], teacher: str, weight: float) -> None:
+    """Give every row a `target`: `weight` of the kept model `teacher`'s calibrated probabilities
+    plus the rest of its gold label. The teacher's probabilities are cached in its folder."""
+    import hashlib
+
+    from pipeline.classifier import StanceClassifier
+    from pipeline.labels import LABELS
+
+    folder = RESULTS / "models" / teacher
+    cache_file = folder / "train_probs.json"
+    cache = json.loads(cache_file.read_text()) if cache_file.exists() else {}
+    key = lambda text: hashlib.md5(text.encode()).hexdigest()  # noqa: E731
+    missing = sorted({r["text"] for r in rows if key(r["text"]) not in cache})
+    if missing:
+        probs = StanceClassifier.load(folder, device="cpu").predict_proba(missing)
+        cache.update({key(t): [round(float(x), 6) for x in p] for t, p in zip(missing, probs)})
+        cache_file.write_text(json.dumps(cache, sort_keys=True))
+    for r in rows:
+        r["target"] = [weight * t + (1 - weight) * float(lab == r["label"]) for t, lab in zip(cache[key(r["text"])], LABELS)]
 
 
 def ensemble(folders: list[str], devset: Path) -> dict:

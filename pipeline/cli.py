@@ -49,8 +49,8 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def warn(message: str) -> None:
-    typer.secho(f"skipped: {message}", err=True, fg="yellow")
+def note(message: str) -> None:  # a stage's line beside its summary: a skipped input, research progress
+    typer.secho(message, err=True, fg="yellow" if message.startswith("skipped:") else None)
 
 
 def params_or_fail(path: Path) -> Params:
@@ -67,7 +67,7 @@ def _stage(name: str, doc: str) -> None:
         params = params_or_fail(params_path)  # a bad params file fails before any work starts
         stage: Callable = importlib.import_module(f"pipeline.{name}").run
         try:
-            typer.echo(stage(params, warn), err=True)
+            typer.echo(stage(params, note), err=True)
         except (ConfigError, InputError, FileNotFoundError) as err:
             fail(str(err))
 
@@ -118,13 +118,10 @@ def eval_set(
 
     model = model or str(paths.default_model(backend))
     with tempfile.TemporaryDirectory(prefix="stance-eval-") as scratch:
-        try:  # a model that cannot load (a missing folder, a bad URI, no ONNX export): one line, exit 2
+        try:  # a model that cannot load (a missing folder, a bad URI, no ONNX export) or bad input: one line, exit 2
             folder, classifier = load_model(model, backend, Path(scratch))
-        except ValueError as err:
-            fail(str(err))
-        try:
             typer.echo(evalset.run(path, classifier, output, errors, folder if mlflow else None, prefix))
-        except InputError as err:
+        except (ValueError, InputError) as err:
             fail(str(err))
 
 
@@ -187,6 +184,7 @@ def score(
         fail(f"--engine: {engine!r} is not one of local, spark")
     backend = backend or ("onnx" if engine == "spark" else "torch")
     params_path = paths.in_project(params_path)
+    warn = lambda message: note(f"skipped: {message}")  # noqa: E731
     try:  # every ValueError here is one line about the options, params, model or output
         params = load_params(params_path)
         boilerplate = load_boilerplate(paths.project_dir(params_path) / params.segment.boilerplate_path)

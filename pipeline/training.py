@@ -3,8 +3,9 @@
 Shared by the `train` stage and the research stages (crossval, generalize), so that every
 figure is of the recipe that ships. Input: training records (`text`, `label`, and
 `context` where the recipe reads context). Output: a TrainResult (model, tokenizer,
-per-epoch curves). Seeded and deterministic on CPU; bf16 and larger batches on a GPU. The
-loss is weighted by inverse class frequency ("balanced") when `train.class_weighting` is on.
+per-epoch curves). Seeded and deterministic on CPU; bf16 and larger batches on a GPU
+(`train.precision` also forces fp32 or bf16). The loss is weighted by inverse class
+frequency ("balanced") when `train.class_weighting` is on.
 """
 
 from __future__ import annotations
@@ -47,6 +48,11 @@ def _macro_f1(eval_pred) -> dict[str, float]:
                                  average="macro", zero_division=0)}
 
 
+def use_bf16(precision: str, on_gpu: bool) -> bool:
+    """bf16 autocast: `auto` on a GPU only (on a CPU it gives other, not better, models; docs/results.md)."""
+    return on_gpu if precision == "auto" else precision == "bf16"
+
+
 def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] | None = None,
                      on_epoch: EpochCallback | None = None, max_steps: int = -1) -> TrainResult:
     """Fine-tune on `train` records; evaluate on `valid` after each epoch if given
@@ -68,6 +74,7 @@ def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] |
 
     device = pick_device(config.device)
     on_gpu = device.type == "cuda"
+    bf16 = use_bf16(config.precision, on_gpu)
     set_threads(config.threads)
     if on_gpu:
         set_seed(config.seed)
@@ -80,11 +87,14 @@ def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] |
         base, num_labels=len(LABELS), id2label=dict(ID2LABEL), label2id=dict(LABEL2ID),
         use_safetensors=True, trust_remote_code=False)
 
-    def encode(records: list[dict]) -> Dataset:
+    def encode(records: list[dict], soft: bool = False) -> Dataset:
         # the same pairs as StanceClassifier.batches builds at inference
         pairs = [second_segment(tuple(r.get("context") or ("", "")), config.context) for r in records]
-        ds = Dataset.from_dict({"text": [r["text"] for r in records], "pair": pairs,
-                                "label": [LABEL2ID[r["label"]] for r in records]})
+        labels = [LABEL2ID[r["label"]] for r in records]
+        if soft:  # the probabilities to learn, then the gold label's class (its weight in the loss)
+            labels = [[*(r.get("target") or [float(lab == r["label"]) for lab in LABELS]), LABEL2ID[r["label"]]]
+                      for r in records]
+        ds = Dataset.from_dict({"text": [r["text"] for r in records], "pair": pairs, "label": labels})
         if config.context == "none":
             tokenize = lambda b: tokenizer(b["text"], truncation=True, max_length=config.max_length)  # noqa: E731
         else:
@@ -98,7 +108,13 @@ def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] |
         def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
             labels = inputs.pop("labels")
             outputs = model(**inputs)
-            loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=weights.to(outputs.logits.device))
+            w = weights.to(outputs.logits.device)
+            if labels.dim() == 2:  # soft targets, each sentence weighted by its gold class (as the hard loss does)
+                target, gold = labels[:, :-1].float(), labels[:, -1].long()
+                per_row = -(target * torch.log_softmax(outputs.logits.float(), dim=-1)).sum(-1)
+                loss = (per_row * w[gold]).sum() / w[gold].sum()
+            else:
+                loss = torch.nn.functional.cross_entropy(outputs.logits, labels, weight=w)
             return (loss, outputs) if return_outputs else loss
 
     history: list[dict] = []
@@ -125,10 +141,11 @@ def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] |
             train_sampling_strategy="group_by_length" if config.group_by_length else "random",
             weight_decay=config.weight_decay, warmup_steps=float(config.warmup_ratio),
             eval_strategy="epoch" if valid else "no", logging_strategy="epoch", save_strategy="no",
-            report_to="none", seed=config.seed, data_seed=config.seed, use_cpu=not on_gpu, bf16=on_gpu,
+            report_to="none", seed=config.seed, data_seed=config.seed, use_cpu=not on_gpu, bf16=bf16,
             disable_tqdm=True, dataloader_num_workers=0, full_determinism=not on_gpu)
         trainer = WeightedTrainer(
-            model=model, args=args, train_dataset=encode(train), eval_dataset=encode(valid) if valid else None,
+            model=model, args=args, train_dataset=encode(train, soft=any("target" in r for r in train)),
+            eval_dataset=encode(valid) if valid else None,
             processing_class=tokenizer, data_collator=DataCollatorWithPadding(tokenizer),
             compute_metrics=_macro_f1, callbacks=[EpochLog()])
         trainer.remove_callback(PrinterCallback)

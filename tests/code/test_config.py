@@ -63,6 +63,7 @@ def test_params_that_dvc_tracks_are_written_out(root):
         ({"segment": {"min_words": 0}}, "segment.min_words"),
         ({"label": {"label_model": {"min_confidence": 2}}}, "label.label_model.min_confidence"),
         ({"segment": {"max_article_bytes": "big"}}, "segment.max_article_bytes"),
+        ({"train": {"precision": "fp16"}}, "train.precision"),
     ],
 )
 def test_bad_params_name_the_key(raw, key):

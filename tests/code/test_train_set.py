@@ -92,3 +92,4 @@ def test_datasets_hold_out_disputes_and_the_test_articles(tmp_path, monkeypatch)
     trained_ids = {r["sentence_id"] for r in train}
     assert {r["sentence_id"] for r in train_a + weak_only} <= trained_ids  # what should be there is
     assert any("~swap" in sid for sid in trained_ids)  # the swapped copies are made, from train-split articles only
+

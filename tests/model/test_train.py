@@ -43,6 +43,18 @@ def test_training_runs_and_logs_epochs(trained):
     assert trained.model.config.id2label == {0: "accusation", 1: "denial", 2: "neutral"}
 
 
+def test_distillation_pulls_the_model_towards_its_teacher(trained):
+    """Rows with a `target` learn those probabilities, not their label: a teacher that calls
+    everything neutral makes the student more neutral than gold training does."""
+    rows = [{**r, "target": [0.0, 0.0, 1.0]} for r in records()]
+    student = train_classifier(TINY, rows, max_steps=3)
+    texts = [t for t, _ in SENTENCES]
+    neutral = LABELS.index("neutral")
+    distilled = StanceClassifier(student.model, student.tokenizer).predict_proba(texts)[:, neutral].mean()
+    gold = StanceClassifier(trained.model, trained.tokenizer).predict_proba(texts)[:, neutral].mean()
+    assert distilled > gold + 0.02
+
+
 def test_same_seed_same_predictions(trained):
     again = train_classifier(TINY, records(), max_steps=3)
     texts = [t for t, _ in SENTENCES]

@@ -94,6 +94,13 @@ def test_repro_trains_evaluates_exports_registers_and_is_deterministic(project, 
     assert {"label", "split", "train", "evaluate"} <= changed_stages(project, env)
     assert "segment" not in changed_stages(project, env)
     run(["git", "checkout", "pipeline"], project, env)
+    # the 15-minute loop: a train param reruns train and what follows it, nothing before
+    params_file = project / "configs/params.yaml"
+    params = yaml.safe_load(params_file.read_text())
+    params["train"]["learning_rate"] *= 2
+    params_file.write_text(yaml.safe_dump(params, sort_keys=False))
+    assert changed_stages(project, env) == {"train", "evaluate", "export", "register"}
+    run(["git", "checkout", "configs"], project, env)
 
     # scoring with the pipeline's model: the default folder, the ONNX export, the registered model
     for extra in ([], ["--backend", "onnx"], ["--model", "models:/stance-classifier@champion"]):
