@@ -36,6 +36,7 @@ SPLITS = DATA / "splits.jsonl"
 MODELS = Path("models")
 MODEL_DIR = MODELS / "stance"  # safetensors weights, tokenizer, config (label map), card.json
 ONNX_DIR = MODELS / "stance-onnx"  # the same model as ONNX, fp32 and int8 (stage export)
+REGISTERED = MODELS / "registered.json"  # which model the local MLflow registry holds (stage register)
 
 METRICS = Path("metrics")  # small, git-tracked metrics files
 LABEL_METRICS = METRICS / "label.json"
