@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from pipeline.config import Params, TrainConfig
+from pipeline.config import ConfigError, Params, TrainConfig
 from pipeline.labels import ID2LABEL, LABEL2ID, LABELS
 
 EpochCallback = Callable[[int, dict[str, float]], None]
@@ -61,7 +61,7 @@ def freeze(model, layers: int) -> None:
         return
     encoder = model.base_model.encoder.layer
     if layers > len(encoder):
-        raise ValueError(f"train.frozen_layers: {layers}, but the base model has {len(encoder)} layers")
+        raise ConfigError(f"train.frozen_layers: {layers}, but the base model has {len(encoder)} layers")
     for module in (model.base_model.embeddings, *encoder[:layers]):
         module.requires_grad_(False)
 

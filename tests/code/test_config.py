@@ -8,8 +8,8 @@ from pipeline.config import ConfigError, load_params, parse_params
 
 
 def test_project_params_load(root):
-    """configs/params.yaml holds what the stages rely on: inputs that are in the repository, the
-    bundled base model, a split that leaves articles to train on, and disputes to calibrate on."""
+    """configs/params.yaml holds what the stages rely on: inputs that are in the repository, a
+    packaged base model, a split that leaves articles to train on, and disputes to calibrate on."""
     from pipeline.classifier import BUNDLED_BASE_MODEL, resolve_base_model
     from pipeline.encoders import PACKAGED
     from pipeline.io import read_jsonl

@@ -70,7 +70,9 @@ def test_frozen_layers_keep_the_base_weights_and_the_rest_learn():
 
 
 def test_more_frozen_layers_than_the_model_has_names_the_key():
-    with pytest.raises(ValueError, match="train.frozen_layers: 7, but the base model has 6 layers"):
+    from pipeline.config import ConfigError
+
+    with pytest.raises(ConfigError, match="train.frozen_layers: 7, but the base model has 6 layers"):
         train_classifier(TINY.model_copy(update={"frozen_layers": 7}), records(), max_steps=1)
 
 
