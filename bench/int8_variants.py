@@ -242,6 +242,9 @@ VARIANTS = {  # name: (fp32 graph, builder, what it is)
                      "fixed scales, channels > 2.5 x median fp32"),
     "static-smooth": ("shipped", lambda s, d: ours(s, d, OUTLIER=float("inf")), "fixed scales, smoothing only"),
     "shipped": ("shipped", None, "fixed scales, smoothing (1.5) + widest channels fp32 (4): pipeline/export.py"),
+    "fp32-last-1": ("shipped", lambda s, d: ours(s, d, FP32_LAYERS=(-1,)), "the same, the last encoder layer fp32"),
+    "fp32-first-1": ("shipped", lambda s, d: ours(s, d, FP32_LAYERS=(0,)), "the same, the first encoder layer fp32"),
+    "fp32-first-2": ("shipped", lambda s, d: ours(s, d, FP32_LAYERS=(0, 1)), "the same, the first two encoder layers fp32"),
 }
 
 

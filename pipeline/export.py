@@ -2,9 +2,10 @@
 `onnx` scoring backends (`stance export` exports any model folder).
 
 1. `torch.onnx.export` (TorchScript exporter, eager attention) writes the graph, with the
-   last encoder layer computed for the first ([CLS]) position only where the model is a
-   BERT classifier (its pooler reads nothing else): the same logits, less ONNX Runtime
-   time, since the other positions' work in that layer is skipped (docs/benchmarks.md);
+   last encoder layer computed for the first ([CLS], <s>) position only where the model is
+   a BERT or MPNet classifier (its head reads nothing else): the same logits, less ONNX
+   Runtime time, since the other positions' work in that layer is skipped
+   (docs/benchmarks.md);
 2. ONNX Runtime's transformer optimizer fuses it (Attention, EmbedLayerNormalization,
    BiasGelu), but not into SkipLayerNormalization: each residual sum (bias, sublayer output,
    residual) is one `Sum` before a plain LayerNormalization, which ORT's CPU kernels run
@@ -53,6 +54,8 @@ CALIBRATION_SENTENCES = 512
 # sentences outside the dev set (docs/benchmarks.md); scaling all channels to one width
 # (SMOOTH 1) or splitting none made agreement with fp32 worse
 SMOOTH, OUTLIER, MAX_OUTLIERS = 1.5, 4.0, 8
+# encoder layers not quantised (0-based, negative from the last; empty: every layer is)
+FP32_LAYERS: tuple[int, ...] = ()
 
 
 def run(model_dir: Path = paths.MODEL_DIR, out_dir: Path = paths.ONNX_DIR, opset: int = 17) -> str:
@@ -241,11 +244,13 @@ def _quantize(model, ranges):
             return readers[0], other[0]
         return None, None
 
+    layer, layers = _encoder_layers(graph.node)
+    fp32_layers = {i % layers for i in FP32_LAYERS} if layers else set()
     out, plans, skipped = [], {}, set()
     for node in graph.node:
         if id(node) in skipped:
             continue
-        if not _quantizable(node, weights):
+        if not _quantizable(node, weights) or layer[id(node)] in fp32_layers:
             out.append(node)
             continue
         x = node.input[0]
@@ -290,6 +295,17 @@ def _quantize(model, ranges):
     if not any(o.domain == "com.microsoft" for o in int8.opset_import):
         int8.opset_import.append(helper.make_opsetid("com.microsoft", 1))
     return int8
+
+
+def _encoder_layers(nodes) -> tuple[dict[int, int], int]:
+    """The encoder layer (0-based) of each node, by id, and the number of layers, from the
+    normalisations before it in graph order (topological): the embeddings' one, then two per
+    layer; -1 before the first, the number of layers after the last (the head)."""
+    norms, layer = 0, {}
+    for node in nodes:
+        layer[id(node)] = (norms - 1) // 2 if norms else -1
+        norms += node.op_type in ("LayerNormalization", "SkipLayerNormalization", "EmbedLayerNormalization")
+    return layer, (norms - 1) // 2
 
 
 def _plan_input(x, ranges, feeds_attention, producer: dict, weights, index, constant, out) -> dict:
@@ -344,43 +360,77 @@ def _plan_input(x, ranges, feeds_attention, producer: dict, weights, index, cons
 
 
 def _first_token_last_layer(model, example) -> bool:
-    """Make a BERT classifier's last encoder layer compute the first ([CLS]) position only.
+    """Make the last encoder layer of a BERT or MPNet classifier compute the first ([CLS],
+    <s>) position only.
 
-    BertForSequenceClassification's pooler reads only that position of the last layer, so
-    its query, attention output and feed-forward for every other token are wasted work:
-    10 of every 72 weight multiplications per token in a 6-layer encoder. Keys and values
-    still come from every token, so the logits are the same (checked here on `example`;
+    Their classification heads (BERT's pooler, MPNet's ClassificationHead) read only that
+    position of the last layer, so its query, attention output and feed-forward for every
+    other token are wasted work: 10 of the 12 weight multiplications per token in that layer.
+    Keys and values still come from every token (and MPNet's relative position bias keeps
+    the first query's row), so the logits are the same (checked here on `example`;
     docs/benchmarks.md). Returns whether the model was changed; other architectures export
     as they are.
     """
     import torch
-    from transformers.models.bert.modeling_bert import BertLayer, eager_attention_forward
 
-    bert = getattr(model, "bert", None)
-    if model.config.model_type != "bert" or bert is None or bert.pooler is None \
-            or not isinstance(bert.encoder.layer[-1], BertLayer):
+    kind = model.config.model_type
+    if kind == "bert":
+        from transformers.models.bert.modeling_bert import BertLayer as Layer
+        base = getattr(model, "bert", None)
+        if base is None or base.pooler is None:
+            return False
+    elif kind == "mpnet":
+        from transformers.models.mpnet.modeling_mpnet import MPNetLayer as Layer
+        base = getattr(model, "mpnet", None)
+    else:
+        return False
+    if base is None or not isinstance(base.encoder.layer[-1], Layer):
         return False
 
     class FirstTokenLayer(torch.nn.Module):
-        def __init__(self, layer: BertLayer):
+        def __init__(self, layer):
             super().__init__()
             self.layer = layer
 
         def forward(self, hidden_states, attention_mask=None, *args, **kwargs):
-            attention, first = self.layer.attention, hidden_states[:, :1]
-            heads = attention.self.num_attention_heads, attention.self.attention_head_size
-            split = lambda x: x.view(x.shape[0], -1, *heads).transpose(1, 2)  # noqa: E731
+            first = hidden_states[:, :1]
             if attention_mask is not None:  # (batch, 1, query, key): keep the first query's row
                 attention_mask = attention_mask[:, :, :1, :]
+            attended = (self._bert if kind == "bert" else self._mpnet)(hidden_states, first, attention_mask,
+                                                                       *args, **kwargs)
+            out = self.layer.output(self.layer.intermediate(attended), attended)
+            return out if kind == "bert" else (out,)  # as each encoder's loop reads its layers
+
+        def _bert(self, hidden_states, first, attention_mask, *args, **kwargs):
+            from transformers.models.bert.modeling_bert import eager_attention_forward
+
+            attention = self.layer.attention
+            heads = attention.self.num_attention_heads, attention.self.attention_head_size
+            split = lambda x: x.view(x.shape[0], -1, *heads).transpose(1, 2)  # noqa: E731
             context, _ = eager_attention_forward(
                 attention.self, split(attention.self.query(first)), split(attention.self.key(hidden_states)),
                 split(attention.self.value(hidden_states)), attention_mask, scaling=attention.self.scaling)
-            attended = attention.output(context.reshape(first.shape), first)
-            return self.layer.output(self.layer.intermediate(attended), attended)
+            return attention.output(context.reshape(first.shape), first)
+
+        def _mpnet(self, hidden_states, first, attention_mask, position_bias=None, *args, **kwargs):
+            import math
+
+            attention = self.layer.attention
+            attn = attention.attn
+            split = lambda x: x.view(x.shape[0], -1, attn.num_attention_heads,  # noqa: E731
+                                     attn.attention_head_size).transpose(1, 2)
+            scores = split(attn.q(first)) @ split(attn.k(hidden_states)).transpose(-1, -2)
+            scores = scores / math.sqrt(attn.attention_head_size)
+            if position_bias is not None:  # (batch, heads, query, key)
+                scores = scores + position_bias[:, :, :1, :]
+            if attention_mask is not None:
+                scores = scores + attention_mask
+            context = (scores.softmax(dim=-1) @ split(attn.v(hidden_states))).transpose(1, 2)
+            return attention.LayerNorm(attn.o(context.reshape(first.shape)) + first)
 
     with torch.inference_mode():
         before = model(**example).logits
-        bert.encoder.layer[-1] = FirstTokenLayer(bert.encoder.layer[-1])
+        base.encoder.layer[-1] = FirstTokenLayer(base.encoder.layer[-1])
         after = model(**example).logits
     if not torch.allclose(before, after, atol=1e-4):
         raise RuntimeError(f"first-token export changed the logits by {(before - after).abs().max():.2e}")

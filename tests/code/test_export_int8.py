@@ -85,3 +85,49 @@ def test_int8_keeps_wide_channels_fp32_and_the_export_is_deterministic(exported)
     assert ops.count("BiasGelu") > 2  # the wide unit's own fp32 GELU beside the two layers'
     for name in ("model.onnx", "model.int8.onnx", "card.json"):
         assert (exported[0] / name).read_bytes() == (exported[1] / name).read_bytes(), name
+
+
+def test_fp32_layers_are_left_unquantised(exported, monkeypatch):
+    import onnx
+
+    from pipeline import export
+
+    graph = onnx.load(str(exported[0] / "model.onnx"))
+    ranges = export._activation_ranges(graph, export._calibration_batches(exported[0]))
+    count = lambda m: sum(n.op_type in ("MatMulIntegerToFloat", "QAttention") for n in m.graph.node)  # noqa: E731
+    every = count(export._quantize(graph, ranges))
+    monkeypatch.setattr(export, "FP32_LAYERS", (0,))
+    first_fp32 = export._quantize(graph, ranges)
+    # layer 0 has a fused Attention and three weight MatMuls (attention output, FFN in, FFN out)
+    assert count(first_fp32) == every - 4
+    assert sum(n.op_type == "Attention" for n in first_fp32.graph.node) == 1
+
+
+@pytest.mark.parametrize("kind", ["bert", "mpnet"])
+def test_the_last_layer_for_the_first_token_only_keeps_the_logits(kind):
+    """BERT's pooler and MPNet's head read only the first position, so the export's trimmed
+    last layer (one query; MPNet's relative position bias cut to its row) gives the same
+    logits, padding included."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification, MPNetConfig, MPNetForSequenceClassification
+
+    from pipeline.export import _first_token_last_layer
+
+    torch.manual_seed(0)
+    shape = dict(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                 intermediate_size=37, num_labels=3)
+    config = BertConfig(**shape) if kind == "bert" else MPNetConfig(**shape)
+    config._attn_implementation = "eager"  # as the export loads it
+    model = (BertForSequenceClassification if kind == "bert" else MPNetForSequenceClassification)(config).eval()
+    ids = torch.randint(5, 100, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = mask[2, 2:] = 0
+    batch = {"input_ids": ids, "attention_mask": mask}
+    base = getattr(model, kind)
+    with torch.inference_mode():
+        full = model(**batch).logits
+        assert _first_token_last_layer(model, batch)
+        hidden = base(**batch).last_hidden_state
+        trimmed = model(**batch).logits
+    assert hidden.shape[1] == 1 < ids.shape[1]
+    assert torch.allclose(full, trimmed, atol=1e-6)
