@@ -185,7 +185,9 @@ def _quantizable(node, weights) -> bool:
 
 def _activation_ranges(model, batches) -> dict:
     """Per-channel (min, max) of every tensor that `_quantize` quantises, over the real
-    (unpadded) tokens of `batches`, from the fp32 model on one thread (deterministic)."""
+    (unpadded) tokens of `batches`, from the fp32 model on a fixed two threads: ONNX Runtime
+    splits a product's outputs over its threads, not its sums, so the ranges (and the int8
+    file) are the same bytes as on one thread, in two thirds of the time (docs/benchmarks.md)."""
     import numpy as np
     import onnx
     import onnxruntime as ort
@@ -195,7 +197,7 @@ def _activation_ranges(model, batches) -> dict:
     names = _quantized_inputs(probe)
     probe.graph.output.extend(onnx.helper.make_tensor_value_info(n, onnx.TensorProto.FLOAT, None) for n in names)
     options = ort.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
+    options.intra_op_num_threads, options.inter_op_num_threads = 2, 1
     session = ort.InferenceSession(probe.SerializeToString(), options, providers=["CPUExecutionProvider"])
     feeds = [i.name for i in session.get_inputs()]
     ranges: dict = {}

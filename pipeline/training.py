@@ -56,7 +56,12 @@ def use_bf16(precision: str, on_gpu: bool) -> bool:
 
 
 def freeze(model, layers: int) -> None:
-    """Keep the embeddings and the `layers` lowest encoder layers as the base model has them."""
+    """Keep the embeddings and the `layers` lowest encoder layers as the base model has them,
+    and run them as at inference: no dropout. Nothing in them learns, so their dropout would
+    only add noise to the upper layers' input, and its random masks are a fifth of a CPU
+    training step (docs/benchmarks.md)."""
+    import torch
+
     if not layers:
         return
     encoder = model.base_model.encoder.layer
@@ -64,6 +69,9 @@ def freeze(model, layers: int) -> None:
         raise ConfigError(f"train.frozen_layers: {layers}, but the base model has {len(encoder)} layers")
     for module in (model.base_model.embeddings, *encoder[:layers]):
         module.requires_grad_(False)
+        for part in module.modules():
+            if isinstance(part, torch.nn.Dropout):
+                part.p = 0.0  # a Dropout of p 0 returns its input untouched, in training too
 
 
 def train_classifier(config: TrainConfig, train: list[dict], valid: list[dict] | None = None,

@@ -56,6 +56,7 @@ def test_distillation_pulls_the_model_towards_its_teacher(trained):
 
 
 def test_frozen_layers_keep_the_base_weights_and_the_rest_learn():
+    import torch
     from transformers import AutoModel
 
     from pipeline.classifier import resolve_base_model
@@ -67,6 +68,11 @@ def test_frozen_layers_keep_the_base_weights_and_the_rest_learn():
         assert np.array_equal(trained[name].numpy(), base[name].numpy()), name
     assert not np.array_equal(trained["encoder.layer.4.output.dense.weight"].numpy(),
                               base["encoder.layer.4.output.dense.weight"].numpy())
+    # the frozen part runs as at inference (no dropout); the layers that learn keep theirs
+    dropout = lambda module: {m.p for m in module.modules() if isinstance(m, torch.nn.Dropout)}  # noqa: E731
+    encoder = frozen.base_model.encoder.layer
+    assert dropout(frozen.base_model.embeddings) | dropout(encoder[3]) == {0.0}
+    assert dropout(encoder[4]) == {0.1}
 
 
 def test_more_frozen_layers_than_the_model_has_names_the_key():
