@@ -153,13 +153,14 @@ def score_command(request: ScoreRequest, model: str, backend: str, device: str, 
     import tempfile
 
     from pipeline.tables import table_format
-    from pipeline.tracking import folder_md5, load_model
+    from pipeline.score import model_identity
+    from pipeline.tracking import load_model
 
     request = dataclasses.replace(request, summary=request.summary or summary_path_for(request.output))
     table_format(request.output), table_format(request.summary)
     with tempfile.TemporaryDirectory(prefix="stance-score-") as scratch:
         folder, classifier = load_model(model, backend, Path(scratch), device, threads)
-        request = dataclasses.replace(request, model=f"{backend}:{folder_md5(folder)[:12]}")
+        request = dataclasses.replace(request, model=model_identity(folder, backend))
         return run_scoring(request, classifier, segment_config, boilerplate, quiet, warn)
 
 

@@ -23,7 +23,8 @@
      down to the others' range before quantisation and their weight rows scaled up to match;
    - the widest (over `OUTLIER` x the median) are not quantised at all: they go through a
      small fp32 MatMul added to the int8 one (for the feed-forward units, the unit's own
-     fp32 column, GELU and row).
+     fp32 column, GELU and row); where no residual sum follows, that MatMul and its Add
+     are one Gemm (`_outlier_gemms`).
    The embeddings and the pooler/classifier head stay fp32.
 The folder also gets the tokenizer, config.json (the label map) and card.json, so it is a
 complete model folder for `stance score --backend onnx --model <folder>`.
@@ -89,6 +90,7 @@ def _export(model_dir: Path, out_dir: Path, opset: int) -> dict[str, int]:
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
     example = tokenizer(["The ministry rejected the allegations.", "Critics say the company hid the losses."],
                         padding=True, return_tensors="pt")
+    fused = _fused_attention(model, example)
     trimmed = _first_token_last_layer(model, example)
     names = [n for n in INPUTS if n in example]
     fp32 = out_dir / ONNX_FILES["onnx-fp32"]
@@ -102,9 +104,9 @@ def _export(model_dir: Path, out_dir: Path, opset: int) -> dict[str, int]:
             torch.onnx.export(model, tuple(example[n] for n in names), str(raw), input_names=names,
                               output_names=["logits"], dynamic_axes={**axes, "logits": {0: "batch"}},
                               opset_version=opset, dynamo=False)
-        fused = optimize_model(str(raw), model_type="bert", num_heads=model.config.num_attention_heads,
-                               hidden_size=model.config.hidden_size, optimization_options=options)
-    graph = fused.model
+        optimized = optimize_model(str(raw), model_type="bert", num_heads=model.config.num_attention_heads,
+                                   hidden_size=model.config.hidden_size, optimization_options=options)
+    graph = optimized.model
     _residual_sums(graph)
     onnx.save(graph, str(fp32))
     for name in COPIED:
@@ -113,11 +115,12 @@ def _export(model_dir: Path, out_dir: Path, opset: int) -> dict[str, int]:
     ranges = _activation_ranges(graph, _calibration_batches(out_dir))
     int8 = _quantize(graph, ranges)
     _residual_sums(int8)
+    _outlier_gemms(int8)
     onnx.save(int8, str(out_dir / ONNX_FILES["onnx"]))
     card = out_dir / "card.json"
     data = json.loads(card.read_text()) if card.exists() else {}
     data["onnx"] = {"opset": opset, "files": sorted(ONNX_FILES.values()),
-                    "last_layer_first_token_only": trimmed,
+                    "last_layer_first_token_only": trimmed, "attention": "MultiHeadAttention" if fused else "Attention",
                     "int8": {"activations": "static",
                              "calibration": f"{CALIBRATION} ({CALIBRATION_SENTENCES} sentences)"}}
     card.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
@@ -157,6 +160,49 @@ def _residual_sums(model) -> None:
     del model.graph.node[:]
     model.graph.node.extend(replaced.get(id(n), n) for n in nodes if id(n) not in merged)
 
+
+def _outlier_gemms(model) -> None:
+    """Each fp32 outlier product that `_residual_sums` left as MatMul + Add (the query, key,
+    value and first feed-forward layers, whose outputs feed no residual sum) becomes one Gemm
+    that adds the int8 product as its C: the same sums, bit for bit, without writing the
+    outliers' full-width product and reading it back (docs/benchmarks.md). Gemm is 2-D, so
+    its inputs are flattened to (tokens, channels) and its output takes the int8 product's
+    shape."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    nodes = list(model.graph.node)
+    producer = {o: n for n in nodes for o in n.output}
+    weights = {t.name: t for t in model.graph.initializer}
+    added = []
+    replaced: dict[int, list] = {}
+    dropped: set[int] = set()
+    for node in nodes:
+        if node.op_type != "Add" or not node.name.endswith("/sum"):
+            continue
+        int8_out, fp32_out = node.input
+        product = producer.get(fp32_out)
+        if product is None or product.op_type != "MatMul":
+            continue
+        prefix = node.name[:-len("/sum")]
+        rows, width = prefix + "/gemm_rows", prefix + "/gemm_width"
+        k, n = weights[product.input[1]].dims
+        added += [numpy_helper.from_array(np.array([-1, k]), rows), numpy_helper.from_array(np.array([-1, n]), width)]
+        replaced[id(node)] = [
+            helper.make_node("Reshape", [product.input[0], rows], [prefix + "/a2"], name=prefix + "/a2"),
+            helper.make_node("Reshape", [int8_out, width], [prefix + "/c2"], name=prefix + "/c2"),
+            helper.make_node("Gemm", [prefix + "/a2", product.input[1], prefix + "/c2"], [prefix + "/y2"],
+                             name=prefix + "/gemm"),
+            helper.make_node("Shape", [int8_out], [prefix + "/shape"], name=prefix + "/shape"),
+            helper.make_node("Reshape", [prefix + "/y2", prefix + "/shape"], list(node.output), name=prefix + "/y")]
+        dropped.add(id(product))
+    out = []
+    for node in nodes:
+        if id(node) not in dropped:
+            out.extend(replaced.get(id(node), [node]))
+    del model.graph.node[:]
+    model.graph.node.extend(out)
+    model.graph.initializer.extend(added)
 
 def _calibration_batches(onnx_dir: Path) -> list[dict]:
     """Model inputs for the calibration sentences, tokenised and batched (16, by length) as
@@ -419,12 +465,19 @@ def _first_token_last_layer(model, example) -> bool:
 
             attention = self.layer.attention
             attn = attention.attn
+            if position_bias is not None:  # (batch, heads, query, key)
+                position_bias = position_bias[:, :, :1, :]
+            fused = getattr(attn, "fused", None)
+            if fused is not None:  # `_fused_attention`: one node
+                context = fused(attn.q(first), attn.k(hidden_states), attn.v(hidden_states),
+                                _sum_of(position_bias, attention_mask))
+                return attention.LayerNorm(attn.o(context) + first)
             split = lambda x: x.view(x.shape[0], -1, attn.num_attention_heads,  # noqa: E731
                                      attn.attention_head_size).transpose(1, 2)
             scores = split(attn.q(first)) @ split(attn.k(hidden_states)).transpose(-1, -2)
             scores = scores / math.sqrt(attn.attention_head_size)
-            if position_bias is not None:  # (batch, heads, query, key)
-                scores = scores + position_bias[:, :, :1, :]
+            if position_bias is not None:
+                scores = scores + position_bias
             if attention_mask is not None:
                 scores = scores + attention_mask
             context = (scores.softmax(dim=-1) @ split(attn.v(hidden_states))).transpose(1, 2)
@@ -436,4 +489,67 @@ def _first_token_last_layer(model, example) -> bool:
         after = model(**example).logits
     if not torch.allclose(before, after, atol=1e-4):
         raise RuntimeError(f"first-token export changed the logits by {(before - after).abs().max():.2e}")
+    return True
+
+
+def _sum_of(position_bias, attention_mask):
+    """What MPNet adds to the attention scores: its relative position bias and the padding
+    mask (either may be absent)."""
+    if position_bias is None or attention_mask is None:
+        return attention_mask if position_bias is None else position_bias
+    return position_bias + attention_mask
+
+
+def _fused_attention(model, example) -> bool:
+    """Make each MPNet self-attention export as one `com.microsoft` MultiHeadAttention node
+    that takes the query, key and value projections and, as its attention bias, the relative
+    position bias plus the padding mask.
+
+    ORT's optimizer fuses BERT's attention but not MPNet's (the position bias is an extra
+    Add it does not match), which left each layer as some fifteen small nodes (transposes,
+    two products, a division, two adds, a softmax) that took about a seventh of the int8
+    model's time (docs/benchmarks.md). The projections stay MatMuls, so `_quantize` treats
+    them as before. In torch the node computes what MPNet's own attention does (checked
+    here on `example`). Returns whether the model was changed; other architectures export
+    as they are.
+    """
+    import math
+
+    import torch
+
+    if model.config.model_type != "mpnet" or getattr(model, "mpnet", None) is None:
+        return False
+    from transformers.models.mpnet.modeling_mpnet import MPNetSelfAttention
+
+    heads = model.config.num_attention_heads
+
+    class MultiHeadAttention(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, q, k, v, bias):
+            split = lambda x: x.view(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)  # noqa: E731
+            scores = split(q) @ split(k).transpose(-1, -2) / math.sqrt(q.shape[-1] // heads)
+            if bias is not None:
+                scores = scores + bias
+            return (scores.softmax(dim=-1) @ split(v)).transpose(1, 2).reshape(q.shape)
+
+        @staticmethod
+        def symbolic(g, q, k, v, bias):
+            absent = g.op("prim::Constant").setType(torch._C.OptionalType.ofTensor())
+            context = g.op("com.microsoft::MultiHeadAttention", q, k, v, absent, absent, bias, num_heads_i=heads)
+            return context.setType(q.type())  # the query's shape and type: no shape-inference warning
+
+    def forward(self, hidden_states, attention_mask=None, position_bias=None, output_attentions=False, **kwargs):
+        context = MultiHeadAttention.apply(self.q(hidden_states), self.k(hidden_states), self.v(hidden_states),
+                                           _sum_of(position_bias, attention_mask))
+        return (self.o(context),)
+
+    with torch.inference_mode():
+        before = model(**example).logits
+        for module in model.modules():
+            if isinstance(module, MPNetSelfAttention):
+                module.fused = MultiHeadAttention.apply
+                module.forward = forward.__get__(module)
+        after = model(**example).logits
+    if not torch.allclose(before, after, atol=1e-4):
+        raise RuntimeError(f"fused attention changed the logits by {(before - after).abs().max():.2e}")
     return True

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -44,6 +45,24 @@ SUMMARY_COLUMNS = {"article_id": "str", "article_sha1": "str", "model": "str", "
                    **{f"top_{lab}{suffix}": kind for lab in ("accusation", "denial")
                       for suffix, kind in (("", "str"), ("_p", "float"), ("_sentence_id", "str"))}}
 
+
+def model_identity(folder: Path, backend: str) -> str:
+    """The summaries' `model`, `backend:hash`: the md5 of the model folder without the
+    weights only another backend reads (an export folder holds both ONNX files, and hashing
+    the unused fp32 one was most of a short run's start-up). A resumed output is never
+    finished by another model (pipeline/batch_scoring.py)."""
+    import hashlib
+
+    from pipeline.classifier import ONNX_FILES
+    from pipeline.io import file_md5
+
+    unread = {"model.safetensors", *ONNX_FILES.values()} - {ONNX_FILES.get(backend, "model.safetensors")}
+    digest = hashlib.md5()
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
+        name = path.relative_to(folder).as_posix()
+        if name not in unread:
+            digest.update(f"{name}\0{file_md5(path)}\n".encode())
+    return f"{backend}:{digest.hexdigest()[:12]}"
 
 class ScoreConfig(BaseModel):
     """How `stance score` batches its work."""

@@ -347,14 +347,14 @@ def run_spark_scoring(request: SparkScoreRequest, segment: SegmentConfig, boiler
                       report: Callable[[str], None] = print, spark=None) -> SparkRun:
     from pyspark import StorageLevel
 
-    from pipeline.tracking import folder_md5
+    from pipeline.score import model_identity
 
     result = SparkRun()
     out, summaries, errors_path = request.output.rstrip("/"), sibling(request.output, "articles"), sibling(request.output, "errors")
     config = InputConfig(segment.max_article_bytes, request.sentences)
     with tempfile.TemporaryDirectory(prefix="stance-spark-") as scratch:
         folder = model_folder(request.model, request.backend, Path(scratch))  # fails before Spark starts
-        identity = f"{request.backend}:{folder_md5(folder)[:12]}"
+        identity = model_identity(folder, request.backend)
         spark = spark or session(request.master)
         sc = spark.sparkContext
         if request.overwrite:

@@ -131,3 +131,64 @@ def test_the_last_layer_for_the_first_token_only_keeps_the_logits(kind):
         trimmed = model(**batch).logits
     assert hidden.shape[1] == 1 < ids.shape[1]
     assert torch.allclose(full, trimmed, atol=1e-6)
+
+
+def test_outlier_gemms_give_the_same_logits_bit_for_bit(exported):
+    import onnx
+    import onnxruntime as ort
+
+    from pipeline import export
+
+    graph = onnx.load(str(exported[0] / "model.onnx"))
+    batches = export._calibration_batches(exported[0])
+    before = export._quantize(graph, export._activation_ranges(graph, batches))
+    export._residual_sums(before)
+    after = onnx.ModelProto()
+    after.CopyFrom(before)
+    export._outlier_gemms(after)
+    gemms = [n for n in after.graph.node if n.op_type == "Gemm" and n.name.startswith("int8/")]
+    assert gemms and not any(n.name.endswith("/sum") for n in after.graph.node if n.op_type == "Add")
+    runs = [ort.InferenceSession(m.SerializeToString(), providers=["CPUExecutionProvider"]) for m in (before, after)]
+    names = [i.name for i in runs[0].get_inputs()]
+    for batch in batches[:4]:
+        feed = {n: batch[n].astype(np.int64) for n in names}
+        a, b = (r.run(["logits"], feed)[0] for r in runs)
+        assert np.array_equal(a, b)
+
+
+def test_mpnet_attention_exports_as_one_node_with_the_same_logits(tmp_path):
+    """MPNet's attention (relative position bias and padding mask as the attention bias)
+    exports as one MultiHeadAttention node per layer, the trimmed last layer included, and
+    ONNX Runtime gives the logits torch gave before the change."""
+    import onnx
+    import onnxruntime as ort
+    import torch
+    from transformers import MPNetConfig, MPNetForSequenceClassification
+
+    from pipeline.export import _first_token_last_layer, _fused_attention
+
+    torch.manual_seed(0)
+    config = MPNetConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
+                         intermediate_size=37, num_labels=3)
+    config._attn_implementation = "eager"
+    model = MPNetForSequenceClassification(config).eval()
+    ids = torch.randint(5, 100, (3, 9))
+    mask = torch.ones_like(ids)
+    mask[1, 5:] = mask[2, 2:] = 0
+    batch = {"input_ids": ids, "attention_mask": mask}
+    with torch.inference_mode():
+        before = model(**batch).logits.numpy()
+        assert _fused_attention(model, batch) and _first_token_last_layer(model, batch)
+        path = tmp_path / "tiny.onnx"
+        torch.onnx.export(model, (ids, mask), str(path), input_names=["input_ids", "attention_mask"],
+                          output_names=["logits"], opset_version=17, dynamo=False,
+                          dynamic_axes={n: {0: "b", 1: "s"} for n in ("input_ids", "attention_mask")})
+    assert [n.op_type for n in onnx.load(str(path)).graph.node].count("MultiHeadAttention") == 2
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    after = session.run(["logits"], {"input_ids": ids.numpy(), "attention_mask": mask.numpy()})[0]
+    assert np.abs(after - before).max() < 1e-5
+    # another batch shape than the one traced
+    short = {"input_ids": ids[:2, :4].numpy(), "attention_mask": mask[:2, :4].numpy()}
+    with torch.inference_mode():
+        expected = model(**{k: torch.from_numpy(v) for k, v in short.items()}).logits.numpy()
+    assert np.abs(session.run(["logits"], short)[0] - expected).max() < 1e-5

@@ -10,7 +10,8 @@ import pytest
 from pipeline.batch_scoring import run_batch_scoring, summary_path_for
 from pipeline.config import SegmentConfig
 from pipeline.inputs import Document, InputConfig, read_documents
-from pipeline.score import LOOKAHEAD, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, score_documents, segmented
+from pipeline.score import (LOOKAHEAD, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, model_identity, score_documents,
+                            segmented)
 from pipeline.tables import Table
 
 
@@ -211,6 +212,22 @@ def test_another_model_into_the_same_output_is_refused(tmp_path):
         run(folder, out, model="onnx:222")
     stats, _ = run(folder, out, model="onnx:222", overwrite=True)
     assert stats.articles == 1
+
+
+def test_model_identity_is_what_the_backend_reads(tmp_path):
+    folder = tmp_path / "model"
+    folder.mkdir()
+    for name in ("config.json", "tokenizer.json", "model.int8.onnx", "model.onnx", "model.safetensors"):
+        (folder / name).write_text(name)
+    int8, fp32, torch = (model_identity(folder, b) for b in ("onnx", "onnx-fp32", "torch"))
+    assert int8.startswith("onnx:") and len({int8.split(":")[1], fp32.split(":")[1], torch.split(":")[1]}) == 3
+    (folder / "model.onnx").write_text("another fp32 export")
+    (folder / "model.safetensors").write_text("other weights")
+    assert model_identity(folder, "onnx") == int8  # weights it does not read
+    (folder / "model.int8.onnx").write_text("another int8 export")
+    assert model_identity(folder, "onnx") != int8
+    (folder / "tokenizer.json").write_text("another tokenizer")
+    assert model_identity(folder, "torch") != torch
 
 
 def test_sentence_rows_of_a_window_are_sentence_row_of_each():
