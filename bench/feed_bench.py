@@ -6,6 +6,7 @@ i.e. how fast it could feed a GPU.
     python bench/feed_bench.py --splitter pysbd     # the same with pysbd (the path before issue 19)
     python bench/feed_bench.py --keep /tmp/feed     # keep the outputs (to compare two versions)
     python bench/feed_bench.py --profile            # cProfile of each run, top functions
+    python bench/feed_bench.py --no-shortcut        # every text through `tokenizers` (no word cache)
 
 What runs is the real scoring code from `pipeline.batch_scoring.run_scoring` down: reading the
 inputs (pipeline/inputs.py), segmentation (pipeline/segmentation.py), the streaming windows
@@ -81,9 +82,12 @@ class StandInSession:
         return [np.stack([np.cos(tokens), np.sin(tokens), np.cos(tokens / 2)], axis=1)]
 
 
-def stand_in_classifier(model_dir: Path = MODEL) -> StanceClassifier:
+def stand_in_classifier(model_dir: Path = MODEL, shortcut: bool = True) -> StanceClassifier:
     runner = OnnxRunner(StandInSession(), {0: "accusation", 1: "denial", 2: "neutral"}, workers=1)
-    return StanceClassifier(runner, JsonTokenizer.load(model_dir), **inference_settings(model_dir))
+    tokenizer = JsonTokenizer.load(model_dir)
+    if not shortcut:
+        tokenizer.shortcut = None
+    return StanceClassifier(runner, tokenizer, **inference_settings(model_dir))
 
 
 def authored() -> dict[str, list[str]]:
@@ -131,8 +135,9 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
-def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size: int, profile: bool) -> dict:
-    classifier = stand_in_classifier()  # afresh: the tokenizer's word cache starts empty every run
+def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size: int, profile: bool,
+        shortcut: bool = True) -> dict:
+    classifier = stand_in_classifier(shortcut=shortcut)  # afresh: the word cache starts empty every run
     params = load_params(ROOT / "configs" / "params.yaml")
     boilerplate = segmentation.load_boilerplate(ROOT / params.segment.boilerplate_path)
     output = out_dir / f"{name}.jsonl"
@@ -176,6 +181,8 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, help="write the outputs here (default: a temporary folder)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--all-cores", action="store_true", help="do not pin to one core")
+    parser.add_argument("--no-shortcut", action="store_true",
+                        help="tokenise every text with `tokenizers` (JsonTokenizer without its WordPieceShortcut)")
     parser.add_argument("--out", type=Path, default=RESULTS / "feed.json")
     args = parser.parse_args()
 
@@ -189,7 +196,8 @@ def main() -> None:
     scratch.mkdir(parents=True)
     out_dir = args.keep or scratch / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
-    results: dict = {"splitter": args.splitter, "batch_size": args.batch_size,
+    results: dict = {"splitter": args.splitter, "batch_size": args.batch_size, "shortcut": not args.no_shortcut,
+                     "tokenizer": str(MODEL / "tokenizer.json"),
                      "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None, "runs": {}}
     try:
         groups = authored()
@@ -201,7 +209,7 @@ def main() -> None:
         for name, (inputs, sentences) in cases.items():
             if args.only and name != args.only:
                 continue
-            runs = [run(name, inputs, sentences, out_dir, args.batch_size, args.profile)
+            runs = [run(name, inputs, sentences, out_dir, args.batch_size, args.profile, not args.no_shortcut)
                     for _ in range(args.repeats)]
             best = max(runs, key=lambda r: r["sentences_per_s"])
             best["all_runs_per_s"] = [r["sentences_per_s"] for r in runs]
@@ -210,7 +218,8 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
-    print(f"splitter {args.splitter}, batch {args.batch_size}, {results['cores']} core(s), model left out")
+    print(f"splitter {args.splitter}, batch {args.batch_size}, shortcut {'off' if args.no_shortcut else 'on'}, "
+          f"{results['cores']} core(s), model left out")
     print("| input | sentences | seconds | sentences/s, wall (all runs) | sentences per CPU second | md5 sentences / summaries |")
     print("| --- | --- | --- | --- | --- | --- |")
     for name, r in results["runs"].items():

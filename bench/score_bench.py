@@ -4,6 +4,13 @@ same sentences; label agreement between them; peak RSS while scoring a large cor
 
     python bench/score_bench.py                       # 20,000 sentences + 200,000 for RSS
     python bench/score_bench.py --sentences 2000 --rss-sentences 0   # a quick check
+    python bench/score_bench.py --sentences 2000 --rss-sentences 0 --repeats 3
+
+With --repeats N the pipeline and the int8 command each run N times, in alternating order
+(pipeline first in odd rounds, int8 first in even ones), and the ratio is the median of the
+rounds' own ratios: on a host whose speed drifts between runs (docs/benchmarks.md), a
+ratio taken within one round, next to each other in time, is the one to read. torch runs
+once (its ratio is not a target here).
 
 The sentences are real-length: the 87 real seed sentences, copies of them with the
 parties of other disputes swapped in (same structure, other names), and pairs of authored
@@ -18,6 +25,7 @@ import json
 import os
 import random
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -87,6 +95,17 @@ def stance_score(inputs: Path, out: Path, backend: str, model: Path) -> dict:
                   "--model", str(model), "--quiet", "--overwrite"])
 
 
+def _summary(runs: list[dict]) -> dict:
+    """One system's row: its median wall time, every run's, and the highest peak RSS."""
+    row = {"seconds": round(statistics.median(r["seconds"] for r in runs), 1),
+           "peak_rss_mb": max(r["peak_rss_mb"] for r in runs)}
+    if len(runs) > 1:
+        row["runs_seconds"] = [r["seconds"] for r in runs]
+    if "model_seconds" in runs[-1]:
+        row["model_seconds"] = runs[-1]["model_seconds"]
+    return row
+
+
 def labels_of(path: Path) -> list[str]:
     return [r["label"] for r in read_jsonl(path)]
 
@@ -111,6 +130,8 @@ def main() -> None:
     parser.add_argument("--onnx-model", type=Path, default=ROOT / "models" / "stance-onnx")
     parser.add_argument("--reuse-pipeline", action="store_true",
                         help="reuse the last transformers.pipeline run if its sentences and model weights are the same")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="rounds of the pipeline and int8 runs, in alternating order (the ratio: their median)")
     parser.add_argument("--pipeline-child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.pipeline_child:  # run in a fresh process, so that its RSS is its own
@@ -135,20 +156,40 @@ def main() -> None:
     # the slowest system: its run is reused only for the same sentences and the same weights
     key = {"inputs_md5": file_md5(inputs), "model_md5": file_md5(args.model / "model.safetensors")}
     pipe = json.loads(pipe_out.read_text()) if pipe_out.exists() else {}
-    if not (args.reuse_pipeline and pipe.get("key") == key):
-        run = timed([sys.executable, __file__, "--model", str(args.model), "--pipeline-child", str(inputs), str(pipe_out)])
-        pipe = {**json.loads(pipe_out.read_text()), "run": run, "key": key}
-        pipe_out.write_text(json.dumps(pipe))
-    results["systems"]["transformers.pipeline"] = {**pipe["run"], "model_seconds": round(pipe["model_seconds"], 1)}
-    outputs = {}
-    for name, backend, model in (("stance score (torch)", "torch", args.model),
-                                 ("stance score (onnx int8)", "onnx", args.onnx_model)):
-        outputs[name] = DATA / f"out_{backend}.jsonl"
-        results["systems"][name] = stance_score(inputs, outputs[name], backend, model)
+
+    def run_pipeline() -> dict:
+        nonlocal pipe
+        if not (args.repeats == 1 and args.reuse_pipeline and pipe.get("key") == key):
+            run = timed([sys.executable, __file__, "--model", str(args.model), "--pipeline-child", str(inputs),
+                         str(pipe_out)])
+            pipe = {**json.loads(pipe_out.read_text()), "run": run, "key": key}
+            pipe_out.write_text(json.dumps(pipe))
+        return {**pipe["run"], "model_seconds": round(pipe["model_seconds"], 1)}
+
+    outputs = {name: DATA / f"out_{backend}.jsonl" for name, backend in (("stance score (torch)", "torch"),
+                                                                         ("stance score (onnx int8)", "onnx"))}
+    runs: dict[str, list[dict]] = {"transformers.pipeline": [], "stance score (onnx int8)": []}
+    int8 = lambda: stance_score(inputs, outputs["stance score (onnx int8)"], "onnx", args.onnx_model)  # noqa: E731
+    for round_ in range(args.repeats):
+        order = [("transformers.pipeline", run_pipeline), ("stance score (onnx int8)", int8)]
+        for name, run in order if round_ % 2 == 0 else order[::-1]:
+            runs[name].append(run())
+            print(f"round {round_ + 1}: {name} {runs[name][-1]['seconds']} s", file=sys.stderr)
+        if round_ == 0:
+            results["systems"]["stance score (torch)"] = stance_score(
+                inputs, outputs["stance score (torch)"], "torch", args.model)
+    results["systems"] = {"transformers.pipeline": _summary(runs["transformers.pipeline"]),
+                          **results["systems"], "stance score (onnx int8)": _summary(runs["stance score (onnx int8)"])}
     base = results["systems"]["transformers.pipeline"]["seconds"]
     for name, row in results["systems"].items():
         row["sentences_per_s"] = round(len(texts) / row["seconds"], 1)
         row["speedup_vs_pipeline"] = round(base / row["seconds"], 2)
+    if args.repeats > 1:  # each round's own ratio: the two runs next to each other in time
+        ratios = sorted(p["seconds"] / q["seconds"] for p, q in zip(runs["transformers.pipeline"],
+                                                                     runs["stance score (onnx int8)"]))
+        results["int8_vs_pipeline_by_round"] = {
+            "rounds": args.repeats, "min": round(ratios[0], 2), "median": round(statistics.median(ratios), 2),
+            "max": round(ratios[-1], 2)}
 
     labels = {"transformers.pipeline": pipe["labels"], **{n: labels_of(p) for n, p in outputs.items()}}
     # the reference for the GPU benchmark's agreement check (gpu_bench.py --cpu-labels)

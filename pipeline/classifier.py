@@ -150,8 +150,9 @@ class OnnxRunner:
 
 
 class WordPieceShortcut:
-    """Token ids of single sentences without `tokenizers`' per-text machinery, for a BERT
-    tokenizer (BertNormalizer, BertPreTokenizer, WordPiece, [CLS] ... [SEP]): each character
+    """Token ids of single sentences without `tokenizers`' per-text machinery, for a BERT-style
+    tokenizer (BertNormalizer, BertPreTokenizer, WordPiece; [CLS] ... [SEP] as BERT and MiniLM
+    have it, or <s> ... </s> as MPNet has it): each character
     is normalised by a table, the text is cut into words and punctuation as BertPreTokenizer
     cuts it, and each word's ids come from a cache that the tokenizer itself fills. It skips
     what `encode_batch` builds for every text (offsets, alignments and an Encoding object),
@@ -159,8 +160,9 @@ class WordPieceShortcut:
     the tokenizer's own (tests/code/test_classifier.py): the table and the cut come from
     asking the tokenizer about each character, and a text with a character that its
     normaliser changes in ways a table cannot follow (accents stripped, Chinese characters
-    spaced, case of other scripts) or with an added token's text ("[SEP]") goes to the
-    tokenizer whole."""
+    spaced, case of other scripts) or with an added token's text ("[SEP]"; for a token the
+    tokenizer matches after normalising, such as MPNet's "<unk>", its text in the normalised
+    sentence) goes to the tokenizer whole."""
 
     CACHE_LIMIT = 200_000  # words; a cleared cache refills from the tokenizer
 
@@ -173,7 +175,10 @@ class WordPieceShortcut:
         self.unsafe: set[str] = set()
         self.punctuation: set[str] = set()
         added = backend.get_added_tokens_decoder().values()
-        self.added = re.compile("|".join(re.escape(t.content) for t in added)) if added else None
+        raw = [t.content for t in added if not t.normalized]
+        normal = [backend.normalizer.normalize_str(t.content) for t in added if t.normalized]
+        self.added = re.compile("|".join(map(re.escape, raw))) if raw else None
+        self.added_normal = re.compile("|".join(map(re.escape, normal))) if normal else None
         for code in range(128):
             self._learn(chr(code))
         self.ascii_safe = not any(c.isascii() for c in self.unsafe)
@@ -187,8 +192,7 @@ class WordPieceShortcut:
         """The shortcut for a tokenizer of that recipe, else None (everything goes to the tokenizer)."""
         kinds = (spec.get("normalizer") or {}).get("type"), (spec.get("pre_tokenizer") or {}).get("type"), \
             (spec.get("model") or {}).get("type")
-        if kinds != ("BertNormalizer", "BertPreTokenizer", "WordPiece") or any(
-                t.normalized for t in backend.get_added_tokens_decoder().values()):
+        if kinds != ("BertNormalizer", "BertPreTokenizer", "WordPiece"):
             return None
         bare = backend.encode("a", add_special_tokens=False).ids
         full = backend.encode("a")
@@ -231,12 +235,18 @@ class WordPieceShortcut:
                 self._compile()
             if not self.unsafe.isdisjoint(text):
                 return False
+        if self.added_normal and self.added_normal.search(self.normal(text)):
+            return False
         return not (self.added and self.added.search(text))
 
-    def words_of(self, text: str) -> list[str]:
+    def normal(self, text: str) -> str:
+        """`text` as the normaliser gives it (for text of known characters)."""
         if self.lower_ascii and text.isascii() and text.isprintable():
-            return self.cut(text.lower())
-        return self.cut(text.translate(self.table))
+            return text.lower()
+        return text.translate(self.table)
+
+    def words_of(self, text: str) -> list[str]:
+        return self.cut(self.normal(text))
 
     def fill(self, texts_words: list[list[str]]) -> None:
         """Cache the ids of the words (of several texts) not yet cached: one tokenizer call,
@@ -265,8 +275,8 @@ class JsonTokenizer:
     backends: importing transformers (and with it torch) would dominate an ONNX run's
     start-up time and memory (docs/benchmarks.md). It has the two calls
     `StanceClassifier.batches` makes of a transformers tokenizer, with the same results
-    (tests/code/test_classifier.py); single sentences of a BERT tokenizer take the
-    WordPieceShortcut."""
+    (tests/code/test_classifier.py); single sentences of a BERT-style tokenizer (MiniLM's,
+    MPNet's) take the WordPieceShortcut."""
 
     def __init__(self, backend, pad_id: int, pad_type_id: int = 0, pad_token: str = "[PAD]",
                  shortcut: WordPieceShortcut | None = None):

