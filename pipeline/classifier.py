@@ -2,13 +2,15 @@
 pyfunc all predict through it, so the reported numbers are the numbers users get.
 
 Batches are formed from length-sorted sentences and padded only to the longest in the
-batch. Two backends run the same tokenisation and batching:
+batch. Both backends tokenise with the model folder's tokenizer.json through `tokenizers`
+(`JsonTokenizer`, whose word-cache shortcut keeps tokenisation off the critical path when a
+GPU scores; it falls back to transformers' tokenizer for a folder without tokenizer.json),
+and batch the same way:
     torch   the safetensors model under torch.inference_mode (bf16 autocast on a GPU)
     onnx    ONNX Runtime on the int8-quantised export (`stance export`); `onnx-fp32` for
             the unquantised export. One single-threaded run per core, batches in parallel:
             for a model this small that beats one run on all cores (docs/benchmarks.md).
-            The tokenizer is the model's tokenizer.json through `tokenizers` alone, so the
-            ONNX path imports neither transformers nor torch (docs/benchmarks.md)
+            It imports neither transformers nor torch (docs/benchmarks.md)
 The model folder's card.json says how the model reads its input (`max_length`, `context`)
 and how its logits become probabilities (`temperature`); these are read from it alone, so
 every caller gets the settings the model was trained and calibrated with.
@@ -119,14 +121,22 @@ class TorchRunner:
     workers = 1  # torch parallelises inside each batch
 
     def __init__(self, model, device=None):
+        import inspect
+
         self.model = model.eval()
         self.device = device or next(model.parameters()).device
         self.id2label = {int(k): v for k, v in model.config.id2label.items()}
+        # what JsonTokenizer's arrays may hold that the model takes (MPNet has no token types)
+        self.inputs = [n for n in ("input_ids", "attention_mask", "token_type_ids")
+                       if n in inspect.signature(model.forward).parameters]
 
     def __call__(self, batch) -> np.ndarray:
         import torch
 
-        batch = batch.to(self.device)
+        if hasattr(batch, "to"):  # a transformers tokenizer's BatchEncoding
+            batch = batch.to(self.device)
+        else:  # JsonTokenizer's numpy arrays
+            batch = {name: torch.from_numpy(batch[name]).to(self.device) for name in self.inputs if name in batch}
         with torch.inference_mode(), torch.autocast(self.device.type, dtype=torch.bfloat16,
                                                     enabled=self.device.type == "cuda"):
             return self.model(**batch).logits.float().cpu().numpy()
@@ -271,9 +281,10 @@ class WordPieceShortcut:
 
 
 class JsonTokenizer:
-    """The model folder's tokenizer.json run by the `tokenizers` library alone, for the ONNX
-    backends: importing transformers (and with it torch) would dominate an ONNX run's
-    start-up time and memory (docs/benchmarks.md). It has the two calls
+    """The model folder's tokenizer.json run by the `tokenizers` library alone, for every
+    backend: the ONNX backends because importing transformers (and with it torch) would
+    dominate an ONNX run's start-up time and memory, and all of them for the shortcut below,
+    which tokenises several times faster than `encode_batch` (docs/benchmarks.md). It has the two calls
     `StanceClassifier.batches` makes of a transformers tokenizer, with the same results
     (tests/code/test_classifier.py); single sentences of a BERT-style tokenizer (MiniLM's,
     MPNet's) take the WordPieceShortcut."""
@@ -398,7 +409,8 @@ class StanceClassifier:
         hf_logging.disable_progress_bar()  # no "Loading weights" bar in users' terminals
         set_threads(threads)
         dev = pick_device(device)
-        tokenizer = AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
+        tokenizer = JsonTokenizer.load(model_dir) if (model_dir / "tokenizer.json").exists() else \
+            AutoTokenizer.from_pretrained(str(model_dir), trust_remote_code=False)
         model = AutoModelForSequenceClassification.from_pretrained(
             str(model_dir), use_safetensors=True, trust_remote_code=False).to(dev)
         return cls(model, tokenizer, dev, **settings)

