@@ -204,6 +204,7 @@ def _outlier_gemms(model) -> None:
     model.graph.node.extend(out)
     model.graph.initializer.extend(added)
 
+
 def _calibration_batches(onnx_dir: Path) -> list[dict]:
     """Model inputs for the calibration sentences, tokenised and batched (16, by length) as
     `StanceClassifier` does for the folder's model (with context, where the model reads it)."""
@@ -461,27 +462,16 @@ def _first_token_last_layer(model, example) -> bool:
             return attention.output(context.reshape(first.shape), first)
 
         def _mpnet(self, hidden_states, first, attention_mask, position_bias=None, *args, **kwargs):
-            import math
-
             attention = self.layer.attention
             attn = attention.attn
             if position_bias is not None:  # (batch, heads, query, key)
                 position_bias = position_bias[:, :, :1, :]
-            fused = getattr(attn, "fused", None)
-            if fused is not None:  # `_fused_attention`: one node
-                context = fused(attn.q(first), attn.k(hidden_states), attn.v(hidden_states),
-                                _sum_of(position_bias, attention_mask))
-                return attention.LayerNorm(attn.o(context) + first)
-            split = lambda x: x.view(x.shape[0], -1, attn.num_attention_heads,  # noqa: E731
-                                     attn.attention_head_size).transpose(1, 2)
-            scores = split(attn.q(first)) @ split(attn.k(hidden_states)).transpose(-1, -2)
-            scores = scores / math.sqrt(attn.attention_head_size)
-            if position_bias is not None:
-                scores = scores + position_bias
-            if attention_mask is not None:
-                scores = scores + attention_mask
-            context = (scores.softmax(dim=-1) @ split(attn.v(hidden_states))).transpose(1, 2)
-            return attention.LayerNorm(attn.o(context.reshape(first.shape)) + first)
+            # `_fused_attention`'s one node where it ran, else the same arithmetic in torch
+            fused = getattr(attn, "fused", None) or (
+                lambda q, k, v, bias: _attention(q, k, v, bias, attn.num_attention_heads))
+            context = fused(attn.q(first), attn.k(hidden_states), attn.v(hidden_states),
+                            _sum_of(position_bias, attention_mask))
+            return attention.LayerNorm(attn.o(context) + first)
 
     with torch.inference_mode():
         before = model(**example).logits
@@ -490,6 +480,18 @@ def _first_token_last_layer(model, example) -> bool:
     if not torch.allclose(before, after, atol=1e-4):
         raise RuntimeError(f"first-token export changed the logits by {(before - after).abs().max():.2e}")
     return True
+
+
+def _attention(q, k, v, bias, heads: int):
+    """Scaled dot-product attention over `heads` heads of the (batch, tokens, hidden)
+    projections, `bias` added to the scores: what MPNet's self-attention computes."""
+    import math
+
+    split = lambda x: x.view(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)  # noqa: E731
+    scores = split(q) @ split(k).transpose(-1, -2) / math.sqrt(q.shape[-1] // heads)
+    if bias is not None:
+        scores = scores + bias
+    return (scores.softmax(dim=-1) @ split(v)).transpose(1, 2).reshape(q.shape)
 
 
 def _sum_of(position_bias, attention_mask):
@@ -513,8 +515,6 @@ def _fused_attention(model, example) -> bool:
     here on `example`). Returns whether the model was changed; other architectures export
     as they are.
     """
-    import math
-
     import torch
 
     if model.config.model_type != "mpnet" or getattr(model, "mpnet", None) is None:
@@ -526,11 +526,7 @@ def _fused_attention(model, example) -> bool:
     class MultiHeadAttention(torch.autograd.Function):
         @staticmethod
         def forward(ctx, q, k, v, bias):
-            split = lambda x: x.view(x.shape[0], x.shape[1], heads, -1).transpose(1, 2)  # noqa: E731
-            scores = split(q) @ split(k).transpose(-1, -2) / math.sqrt(q.shape[-1] // heads)
-            if bias is not None:
-                scores = scores + bias
-            return (scores.softmax(dim=-1) @ split(v)).transpose(1, 2).reshape(q.shape)
+            return _attention(q, k, v, bias, heads)
 
         @staticmethod
         def symbolic(g, q, k, v, bias):
