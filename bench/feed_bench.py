@@ -7,6 +7,7 @@ i.e. how fast it could feed a GPU.
     python bench/feed_bench.py --keep /tmp/feed     # keep the outputs (to compare two versions)
     python bench/feed_bench.py --profile            # cProfile of each run, top functions
     python bench/feed_bench.py --no-shortcut        # every text through `tokenizers` (no word cache)
+    python bench/feed_bench.py --workers 1 --gpu --model-rate 40000   # the GPU set-up, below
 
 What runs is the real scoring code from `pipeline.batch_scoring.run_scoring` down: reading the
 inputs (pipeline/inputs.py), segmentation (pipeline/segmentation.py), the streaming windows
@@ -21,7 +22,7 @@ process start-up, imports and model loading (a few seconds once per run).
 
 One core: the process pins itself to the first CPU it may use, and RAYON_NUM_THREADS=1 and
 TOKENIZERS_PARALLELISM=false keep the tokenizer on it. Batch size: 256, the GPU default
-(--batch-size). No segmentation workers (that is the per-core figure; workers multiply it).
+(--batch-size). No feed workers unless asked (that is the per-core figure).
 
 Inputs, written to a temporary folder from seeds/authored_articles.jsonl (438 articles):
 (a) pre-split: its 6,665 sentences, repeated under new ids and article ids, to --sentences
@@ -31,6 +32,15 @@ Inputs, written to a temporary folder from seeds/authored_articles.jsonl (438 ar
     copies hold --sentences sentences (segmentation gives back about as many).
 Results: a table on stdout and bench/results/feed.json: sentences per second of wall time, and
 per second of this process's CPU time (steadier where other work shares the core).
+
+The GPU set-up (`--workers N --gpu`): N feed workers segment and tokenise (unpinned: the scoring
+process and the workers share the machine's cores), the stand-in says it runs on a GPU, so
+`stance score` predicts each window in a thread while it writes the one before, as it does on
+a GPU, and with `--model-rate R` each batch holds its thread for len(batch) / R seconds with the
+GIL released, as a synchronous GPU call does. Besides the rates, it reports the CPU time per
+sentence of the scoring process (`main us/sentence`: what bounds one GPU's feed whatever the
+cores, 1e6 / it sentences/s) and of the workers together (`workers us/sentence`: the cores they
+need at a given rate), which is what predicts a GPU machine's figure (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -72,18 +82,31 @@ class _Input:
 
 class StandInSession:
     """What OnnxRunner asks of an ONNX Runtime session (its inputs, `run`), without a network:
-    logits from each row's token count."""
+    logits from each row's token count; with a `rate`, each call takes len(batch) / rate seconds
+    (sleeping: the GIL released, as while a GPU computes)."""
+
+    def __init__(self, rate: float = 0.0):
+        self.rate = rate
 
     def get_inputs(self):
         return [_Input("input_ids"), _Input("attention_mask"), _Input("token_type_ids")]
 
     def run(self, names, feed):
         tokens = feed["attention_mask"].sum(axis=1).astype(np.float32)
+        if self.rate:
+            time.sleep(len(tokens) / self.rate)
         return [np.stack([np.cos(tokens), np.sin(tokens), np.cos(tokens / 2)], axis=1)]
 
 
-def stand_in_classifier(model_dir: Path = MODEL, shortcut: bool = True) -> StanceClassifier:
-    runner = OnnxRunner(StandInSession(), {0: "accusation", 1: "denial", 2: "neutral"}, workers=1)
+class _Device:
+    type = "cuda"
+
+
+def stand_in_classifier(model_dir: Path = MODEL, shortcut: bool = True, gpu: bool = False,
+                        rate: float = 0.0) -> StanceClassifier:
+    runner = OnnxRunner(StandInSession(rate), {0: "accusation", 1: "denial", 2: "neutral"}, workers=1)
+    if gpu:  # `stance score` then treats it as a GPU model (predicts ahead)
+        runner.device = _Device()
     tokenizer = JsonTokenizer.load(model_dir)
     if not shortcut:
         tokenizer.shortcut = None
@@ -136,13 +159,16 @@ def md5(path: Path) -> str:
 
 
 def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size: int, profile: bool,
-        shortcut: bool = True) -> dict:
-    classifier = stand_in_classifier(shortcut=shortcut)  # afresh: the word cache starts empty every run
+        shortcut: bool = True, workers: int = 0, gpu: bool = False, rate: float = 0.0) -> dict:
+    import resource
+
+    # afresh: the word cache starts empty every run
+    classifier = stand_in_classifier(shortcut=shortcut, gpu=gpu, rate=rate)
     params = load_params(ROOT / "configs" / "params.yaml")
     boilerplate = segmentation.load_boilerplate(ROOT / params.segment.boilerplate_path)
     output = out_dir / f"{name}.jsonl"
     summary = out_dir / f"{name}.articles.jsonl"
-    request = ScoreRequest(inputs, output, summary, sentences=sentences, batch_size=batch_size, workers=0,
+    request = ScoreRequest(inputs, output, summary, sentences=sentences, batch_size=batch_size, workers=workers,
                            overwrite=True, model="bench:stand-in")
     warnings: list[str] = []
     profiler = None
@@ -151,9 +177,12 @@ def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size
 
         profiler = cProfile.Profile()
         profiler.enable()
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     started, cpu = time.perf_counter(), time.process_time()
     line, skipped = run_scoring(request, classifier, params.segment, boilerplate, True, warnings.append)
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, reaped when the run ends
+    workers_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     if profiler:
         import pstats
 
@@ -162,6 +191,8 @@ def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size
     scored = sum(1 for _ in open(output, encoding="utf-8"))
     return {"sentences": scored, "seconds": round(seconds, 3), "sentences_per_s": round(scored / seconds),
             "cpu_seconds": round(cpu, 3), "sentences_per_cpu_s": round(scored / cpu),
+            "main_us_per_sentence": round(cpu / scored * 1e6, 1),
+            "workers_us_per_sentence": round(workers_cpu / scored * 1e6, 1),
             "skipped": skipped, "md5_sentences": md5(output), "md5_summaries": md5(summary)}
 
 
@@ -183,10 +214,14 @@ def main() -> None:
     parser.add_argument("--all-cores", action="store_true", help="do not pin to one core")
     parser.add_argument("--no-shortcut", action="store_true",
                         help="tokenise every text with `tokenizers` (JsonTokenizer without its WordPieceShortcut)")
+    parser.add_argument("--workers", type=int, default=0, help="feed workers (then not pinned to one core)")
+    parser.add_argument("--gpu", action="store_true", help="the stand-in says it is on a GPU (stance score predicts ahead)")
+    parser.add_argument("--model-rate", type=float, default=0.0,
+                        help="sentences/s of the stand-in model (each batch sleeps); 0 = instant")
     parser.add_argument("--out", type=Path, default=RESULTS / "feed.json")
     args = parser.parse_args()
 
-    if not args.all_cores and hasattr(os, "sched_setaffinity"):
+    if not args.all_cores and not args.workers and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
     if args.splitter == "pysbd":
         use_pysbd()
@@ -197,6 +232,7 @@ def main() -> None:
     out_dir = args.keep or scratch / "out"
     out_dir.mkdir(parents=True, exist_ok=True)
     results: dict = {"splitter": args.splitter, "batch_size": args.batch_size, "shortcut": not args.no_shortcut,
+                     "workers": args.workers, "gpu": args.gpu, "model_rate": args.model_rate,
                      "tokenizer": str(MODEL / "tokenizer.json"),
                      "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None, "runs": {}}
     try:
@@ -209,8 +245,8 @@ def main() -> None:
         for name, (inputs, sentences) in cases.items():
             if args.only and name != args.only:
                 continue
-            runs = [run(name, inputs, sentences, out_dir, args.batch_size, args.profile, not args.no_shortcut)
-                    for _ in range(args.repeats)]
+            runs = [run(name, inputs, sentences, out_dir, args.batch_size, args.profile, not args.no_shortcut,
+                        args.workers, args.gpu, args.model_rate) for _ in range(args.repeats)]
             best = max(runs, key=lambda r: r["sentences_per_s"])
             best["all_runs_per_s"] = [r["sentences_per_s"] for r in runs]
             results["runs"][name] = best
@@ -218,13 +254,16 @@ def main() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=1) + "\n")
+    model = f"stand-in model at {args.model_rate:,.0f} sentences/s" if args.model_rate else "model left out"
     print(f"splitter {args.splitter}, batch {args.batch_size}, shortcut {'off' if args.no_shortcut else 'on'}, "
-          f"{results['cores']} core(s), model left out")
-    print("| input | sentences | seconds | sentences/s, wall (all runs) | sentences per CPU second | md5 sentences / summaries |")
-    print("| --- | --- | --- | --- | --- | --- |")
+          f"{results['cores']} core(s), {args.workers} feed workers{', as on a GPU' if args.gpu else ''}, {model}")
+    print("| input | sentences | seconds | sentences/s, wall (all runs) | sentences per CPU second | "
+          "main us/sentence | workers us/sentence | md5 sentences / summaries |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for name, r in results["runs"].items():
         print(f"| {name} | {r['sentences']:,} | {r['seconds']} | {r['sentences_per_s']:,} "
               f"({', '.join(map(str, r['all_runs_per_s']))}) | {r['sentences_per_cpu_s']:,} | "
+              f"{r['main_us_per_sentence']} | {r['workers_us_per_sentence']} | "
               f"{r['md5_sentences'][:8]} / {r['md5_summaries'][:8]} |")
     print(f"-> {args.out}")
 

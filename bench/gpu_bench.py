@@ -14,8 +14,8 @@ repeated `--copies` times under new ids):
     model only             forward passes of the classifier on length-sorted batches that
                            are already tokenised and on the device (bf16 autocast, as
                            `stance score` runs it), synchronised, after a warm-up
-the article runs with each `--workers` count (0: segmentation in the scoring process, on
-one copy, as it is slow), the segmentation rate alone, and label agreement with the CPU
+the article runs with each `--workers` count (0: segmentation and tokenisation in the
+scoring process, on one copy, as it is slow), the segmentation rate alone, and label agreement with the CPU
 (torch, fp32) labels of the same sentences when `--cpu-labels` names them.
 Results: OUT/gpu.json.
 """
@@ -79,7 +79,8 @@ def model_only(model_dir: Path, texts: list[str], batch_size: int, device: str) 
     classifier = StanceClassifier.load(model_dir, device=device)
     runner = classifier.runner
     started = time.perf_counter()  # the batches `stance score` runs, moved to the device
-    batches = [batch.to(runner.device) for _, batch in classifier.batches(texts, batch_size)]
+    batches = [{name: torch.from_numpy(batch[name]).to(runner.device) for name in runner.inputs}
+               for _, batch in classifier.batches(texts, batch_size)]
     tokenise_s = time.perf_counter() - started
 
     def forward_all(dtype: str) -> float:
@@ -141,7 +142,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "stance")
     parser.add_argument("--device", default="cuda")
     parser.add_argument("--batch-sizes", default="256,1024")
-    parser.add_argument("--workers", default="0,8,15", help="segmentation workers of the article runs")
+    parser.add_argument("--workers", default="0,8,15", help="feed workers (segmentation, tokenisation) of the article runs")
     parser.add_argument("--cpu-labels", type=Path, help="JSON list: the CPU torch labels of --sentences, in order")
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()

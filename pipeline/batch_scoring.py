@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipeline.config import SegmentConfig
 from pipeline.inputs import Document, InputConfig, read_documents
-from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, score_documents
+from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, Scorer, score_documents
 from pipeline.tables import KEY_SEP, Table, remove_table
 
 
@@ -66,7 +66,7 @@ def _fresh(documents: Iterable[Document], done: dict[str, str], stats: RunStats,
             yield doc
 
 
-def run_batch_scoring(inputs: list[str], output: Path, summary_path: Path, predict_proba,
+def run_batch_scoring(inputs: list[str], output: Path, summary_path: Path, scorer: Scorer,
                       segment_config: SegmentConfig, boilerplate: list[re.Pattern], input_config: InputConfig,
                       score_config: ScoreConfig, overwrite: bool = False,
                       report: Callable[[str], None] = print,
@@ -88,7 +88,7 @@ def run_batch_scoring(inputs: list[str], output: Path, summary_path: Path, predi
     started = time.perf_counter()
     documents = _fresh(read_documents(inputs, input_config, skip, stdin, [output, summary_path, *exclude]), done, stats, skip)
     try:
-        for window in score_documents(score_config, documents, predict_proba, segment_config, boilerplate, model):
+        for window in score_documents(score_config, documents, scorer, segment_config, boilerplate, model):
             sentences.write(window.rows)
             sentences.commit()
             summaries.write(window.finished)
@@ -165,8 +165,8 @@ def score_command(request: ScoreRequest, model: str, backend: str, device: str, 
 
 
 def default_workers(classifier) -> int:
-    """On a GPU, segmentation is the bottleneck: give it the cores the model does not need
-    (docs/benchmarks.md). On a CPU the model wants every core."""
+    """On a GPU, the CPU side (segmentation, tokenisation) is the bottleneck: give it the cores
+    the model does not need (docs/benchmarks.md). On a CPU the model wants every core."""
     from pipeline.classifier import cpu_count
 
     return min(16, cpu_count() - 1) if classifier.on_gpu else 0
@@ -179,7 +179,8 @@ def run_scoring(request: ScoreRequest, classifier, segment_config: SegmentConfig
     from pipeline.report import write_html_report
 
     config = ScoreConfig(batch_size=request.batch_size,
-                         workers=default_workers(classifier) if request.workers is None else request.workers)
+                         workers=default_workers(classifier) if request.workers is None else request.workers,
+                         ahead=classifier.on_gpu)
     batch = config.batch_size or classifier.default_batch_size
     progress = _progress(quiet)
     say = (lambda m: progress.console.print(f"[yellow]skipped:[/] {m}", highlight=False)) if progress else warn
@@ -191,7 +192,7 @@ def run_scoring(request: ScoreRequest, classifier, segment_config: SegmentConfig
     try:
         stats = run_batch_scoring(
             request.inputs, request.output, request.summary,
-            lambda texts, contexts: classifier.predict_proba(texts, batch, contexts=contexts),
+            Scorer.of(classifier, batch),
             segment_config, boilerplate, InputConfig(segment_config.max_article_bytes, request.sentences,
                                                      request.stdin_format),
             config, overwrite=request.overwrite, report=say, on_window=on_window,

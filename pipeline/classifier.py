@@ -235,8 +235,9 @@ class WordPieceShortcut:
         marks = "".join(map(re.escape, sorted(self.punctuation)))
         self.cut = re.compile(f"[{marks}]|[^ {marks}]+").findall
 
-    def knows(self, text: str) -> bool:
-        """Whether the shortcut gives `text` the tokenizer's ids."""
+    def words_of(self, text: str) -> list[str] | None:
+        """`text`'s words and punctuation, normalised, as the tokenizer cuts them; None where the
+        shortcut would not give the tokenizer's ids."""
         if not text.isascii() or not self.ascii_safe:
             new = {c for c in set(text) if ord(c) not in self.table} - self.unsafe
             if new:
@@ -244,19 +245,19 @@ class WordPieceShortcut:
                     self._learn(char)
                 self._compile()
             if not self.unsafe.isdisjoint(text):
-                return False
-        if self.added_normal and self.added_normal.search(self.normal(text)):
-            return False
-        return not (self.added and self.added.search(text))
+                return None
+        if self.added and self.added.search(text):
+            return None
+        normal = self.normal(text)
+        if self.added_normal and self.added_normal.search(normal):
+            return None
+        return self.cut(normal)
 
     def normal(self, text: str) -> str:
         """`text` as the normaliser gives it (for text of known characters)."""
         if self.lower_ascii and text.isascii() and text.isprintable():
             return text.lower()
         return text.translate(self.table)
-
-    def words_of(self, text: str) -> list[str]:
-        return self.cut(self.normal(text))
 
     def fill(self, texts_words: list[list[str]]) -> None:
         """Cache the ids of the words (of several texts) not yet cached: one tokenizer call,
@@ -329,27 +330,27 @@ class JsonTokenizer:
         else:
             self.backend.no_truncation()
         encodings = self.backend.encode_batch(list(zip(texts, pairs)) if pairs is not None else texts)
-        return {"input_ids": [e.ids for e in encodings], "encodings": encodings}
+        return {"input_ids": [e.ids for e in encodings], "token_type_ids": [e.type_ids for e in encodings]}
 
     def pad(self, features: dict[str, list], padding: bool = True, return_tensors: str = "np") -> dict[str, np.ndarray]:
-        """Right-padded to the longest row, with the attention mask (tokenizers' Encoding.pad)."""
-        if "encodings" not in features:  # the shortcut's single sentences: token type 0 throughout
-            return self._pad_ids(features["input_ids"])
-        encodings = features["encodings"]
-        width = max(len(e.ids) for e in encodings)
-        for e in encodings:  # each encoding is in one batch only, so padding it in place is safe
-            e.pad(width, pad_id=self.pad_id, pad_type_id=self.pad_type_id, pad_token=self.pad_token)
-        return {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                "token_type_ids": np.array([e.type_ids for e in encodings], dtype=np.int64),
-                "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
+        """Right-padded to the longest row, with the attention mask: the arrays of tokenizers'
+        Encoding.pad. Without token types (the shortcut's single sentences) a row is type 0 throughout."""
+        rows, types = features["input_ids"], features.get("token_type_ids")
+        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+        real = np.arange(lengths.max()) < lengths[:, None]
+        input_ids = np.full(real.shape, self.pad_id, dtype=np.int64)
+        input_ids[real] = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
+        token_type_ids = np.full(real.shape, self.pad_type_id, dtype=np.int64)
+        token_type_ids[real] = 0 if types is None else \
+            np.fromiter(chain.from_iterable(types), dtype=np.int64, count=int(lengths.sum()))
+        return {"input_ids": input_ids, "token_type_ids": token_type_ids, "attention_mask": real.astype(np.int64)}
 
     def _shortcut_ids(self, texts: Sequence[str], max_length: int | None) -> list[list[int]]:
         shortcut = self.shortcut
-        known = [shortcut.knows(t) for t in texts]
-        words = [shortcut.words_of(t) if ok else None for t, ok in zip(texts, known)]
+        words = list(map(shortcut.words_of, texts))
         shortcut.fill([ws for ws in words if ws is not None])
         out = [shortcut.ids(ws, max_length) if ws is not None else None for ws in words]
-        others = [i for i, ok in enumerate(known) if not ok]
+        others = [i for i, ws in enumerate(words) if ws is None]
         if others:
             if max_length is None:
                 self.backend.no_truncation()
@@ -359,13 +360,33 @@ class JsonTokenizer:
                 out[i] = encoding.ids
         return out
 
-    def _pad_ids(self, rows: list[list[int]]) -> dict[str, np.ndarray]:
-        lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
-        real = np.arange(lengths.max()) < lengths[:, None]
-        input_ids = np.full(real.shape, self.pad_id, dtype=np.int64)
-        input_ids[real] = np.fromiter(chain.from_iterable(rows), dtype=np.int64, count=int(lengths.sum()))
-        return {"input_ids": input_ids, "token_type_ids": np.where(real, 0, self.pad_type_id).astype(np.int64),
-                "attention_mask": real.astype(np.int64)}
+
+Tokens = tuple[list[int], list[int] | None]  # a sentence's token ids and token types (None: type 0 throughout)
+
+
+@dataclass
+class Encoder:
+    """Sentences (with their contexts, where the model reads them) -> their Tokens, unpadded:
+    the tokenizer's half of the classifier. It pickles, so that `stance score`'s feed workers
+    tokenise while this process runs the model (pipeline/score.py)."""
+
+    tokenizer: object
+    max_length: int = 128
+    context: ContextMode = "none"
+
+    def __call__(self, texts: Sequence[str], contexts: Sequence[Context] | None = None) -> list[Tokens]:
+        if not texts:  # the tokenizer rejects an empty list
+            return []
+        if self.context == "none":
+            encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
+                                     return_attention_mask=False)
+        else:  # the context is the second segment; a pair too long loses tokens from the longer part
+            contexts = contexts if contexts is not None else [("", "")] * len(texts)
+            pairs = [second_segment(c, self.context) for c in contexts]
+            encoded = self.tokenizer(list(texts), pairs, truncation=True, max_length=self.max_length,
+                                     return_attention_mask=False)
+        types = encoded.get("token_type_ids")
+        return list(zip(encoded["input_ids"], types if types is not None else [None] * len(texts)))
 
 
 class StanceClassifier:
@@ -375,6 +396,7 @@ class StanceClassifier:
                  temperature: float = 1.0):
         self.runner = model if isinstance(model, OnnxRunner) else TorchRunner(model, device)
         self.tokenizer = tokenizer
+        self.encoder = Encoder(tokenizer, max_length, context)
         self.max_length = max_length
         self.context = context
         self.temperature = temperature
@@ -418,8 +440,12 @@ class StanceClassifier:
     def logits(self, texts: Sequence[str], batch_size: int | None = None,
                contexts: Sequence[Context] | None = None) -> np.ndarray:
         """(n, 3) raw logits in LABELS order, in the input order."""
-        out = np.zeros((len(texts), len(LABELS)), dtype=np.float32)
-        batches = self.batches(texts, batch_size or self.default_batch_size, contexts)
+        return self.logits_of(self.encoder(texts, contexts), batch_size)
+
+    def logits_of(self, tokens: Sequence[Tokens], batch_size: int | None = None) -> np.ndarray:
+        """`logits` of sentences the Encoder has tokenised."""
+        out = np.zeros((len(tokens), len(LABELS)), dtype=np.float32)
+        batches = self.batches_of(tokens, batch_size or self.default_batch_size)
         for (idx, _), logits in ordered_map(lambda item: self.runner(item[1]), batches, self.runner.workers):
             out[idx] = logits
         return out
@@ -428,30 +454,31 @@ class StanceClassifier:
                       contexts: Sequence[Context] | None = None) -> np.ndarray:
         """(n, 3) class probabilities in LABELS order, in the input order. `contexts` is each
         sentence's (headline, previous sentence), used where the model reads context."""
-        return softmax(self.logits(texts, batch_size, contexts) / self.temperature, axis=-1).astype(np.float32)
+        return self.proba_of(self.encoder(texts, contexts), batch_size)
+
+    def proba_of(self, tokens: Sequence[Tokens], batch_size: int | None = None) -> np.ndarray:
+        """`predict_proba` of sentences the Encoder has tokenised."""
+        return softmax(self.logits_of(tokens, batch_size) / self.temperature, axis=-1).astype(np.float32)
 
     def batches(self, texts: Sequence[str], batch_size: int,
                 contexts: Sequence[Context] | None = None) -> Iterator[tuple[list[int], object]]:
         """(input positions, padded model inputs) of every batch, shortest first."""
-        if not texts:  # the tokenizer rejects an empty list
-            return
+        return self.batches_of(self.encoder(texts, contexts), batch_size)
+
+    def batches_of(self, tokens: Sequence[Tokens], batch_size: int) -> Iterator[tuple[list[int], object]]:
         # Tokenised once; sorted by token count, so that each batch pads to almost nothing
         # (fewer pad tokens than sorting by characters), then padded batch by batch
         # (tokenizer.pad: the same tensors as a second tokenizer call, without tokenising again;
         # docs/benchmarks.md).
-        if self.context == "none":
-            encoded = self.tokenizer(list(texts), truncation=True, max_length=self.max_length,
-                                     return_attention_mask=False)
-        else:  # the context is the second segment; a pair too long loses tokens from the longer part
-            contexts = contexts if contexts is not None else [("", "")] * len(texts)
-            pairs = [second_segment(c, self.context) for c in contexts]
-            encoded = self.tokenizer(list(texts), pairs, truncation=True, max_length=self.max_length,
-                                     return_attention_mask=False)
-        order = sorted(range(len(texts)), key=lambda i: len(encoded["input_ids"][i]))
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i][0]))
         for start in range(0, len(order), batch_size):
             idx = order[start:start + batch_size]
-            yield idx, self.tokenizer.pad({key: [column[i] for i in idx] for key, column in encoded.items()},
-                                          padding=True, return_tensors=self.runner.tensors)
+            features = {"input_ids": [tokens[i][0] for i in idx]}
+            types = [tokens[i][1] for i in idx]
+            if any(t is not None for t in types):
+                features["token_type_ids"] = [t if t is not None else [0] * len(tokens[i][0])
+                                              for i, t in zip(idx, types)]
+            yield idx, self.tokenizer.pad(features, padding=True, return_tensors=self.runner.tensors)
 
     def predict(self, texts: Sequence[str], batch_size: int | None = None,
                 contexts: Sequence[Context] | None = None) -> list[Prediction]:

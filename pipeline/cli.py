@@ -164,8 +164,8 @@ def score(
     batch_size: int | None = typer.Option(None, "--batch-size", min=1, metavar="N", help="sentences per model call [default: 32 on CPU, 256 on GPU]"),
     device: str = typer.Option("auto", "--device", metavar="NAME", help="auto | cpu | cuda (torch backend)"),
     threads: int = typer.Option(0, "--threads", min=0, metavar="N", help="CPU threads; 0 = the cores this process may use"),
-    workers: int | None = typer.Option(None, "--workers", min=0, metavar="N", help="processes that segment articles while the model "
-                                       "runs [default: on a GPU, the cores but one (at most 16); on CPU, 0]"),
+    workers: int | None = typer.Option(None, "--workers", min=0, metavar="N", help="processes that segment and tokenise while the "
+                                       "model runs [default: on a GPU, the cores but one (at most 16); on CPU, 0]"),
     overwrite: bool = typer.Option(False, "--overwrite", help="start afresh instead of resuming into OUTPUT"),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="no progress bar, no final line"),
     params_path: Path = ParamsOption,

@@ -1,10 +1,12 @@
 """Stage `score`: new articles -> the stance of every sentence, and a summary per article.
 
 The same segmentation as the `segment` stage and the same StanceClassifier as
-`evaluate`. Streaming: sentences are gathered across articles into windows of
+`evaluate`. Streaming: articles are segmented and their sentences tokenised (in
+`workers` processes, or in this one), gathered across articles into windows of
 `window` sentences, each window is predicted in length-sorted batches, and its rows
 are yielded together with the summaries of the articles it finished. Memory holds
-one window and one summary per unfinished article, whatever the corpus size.
+one window, the jobs in flight and one summary per unfinished article, whatever the
+corpus size.
 
 Sentence row (SENTENCE_COLUMNS):
     article_id, sentence_id, index   the article, the sentence's stable id, its position
@@ -22,10 +24,12 @@ Article summary (SUMMARY_COLUMNS):
 
 from __future__ import annotations
 
+import functools
+import itertools
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,10 +70,14 @@ class ScoreConfig(BaseModel):
     # A wider window sorts more sentences by length at once, so batches pad less (the onnx
     # backends gain, torch hardly), for the memory of the sentences held (docs/benchmarks.md).
     window: int = Field(4096, ge=1, description="sentences gathered before predicting (bounds memory)")
-    # One core segments articles (the rule splitter since issue 19) slower than a GPU scores
-    # their sentences, hence worker processes there (docs/benchmarks.md).
-    workers: int = Field(0, ge=0, description="processes that segment articles while the model runs; 0 = none, "
-                                              "segment in this process")
+    # One core segments and tokenises slower than a GPU scores, hence worker processes there
+    # (docs/benchmarks.md); on a CPU the model wants the cores.
+    workers: int = Field(0, ge=0, description="processes that segment and tokenise while the model runs; 0 = none, "
+                                              "all in this process")
+    # On a GPU the model call and this process's own work (rows, writing) each take a share of
+    # a window's time: overlapped, the slower one sets the rate. On a CPU they share the cores.
+    ahead: bool = Field(False, description="predict each window in a thread while the one before is turned into "
+                                           "rows and written")
 
 
 @dataclass
@@ -109,96 +117,227 @@ class ScoredWindow:
     finished: list[dict]  # summaries of the articles whose last sentence is in `rows` or earlier
 
 
-Predict = Callable[[list[str], list[tuple[str, str]]], "object"]  # texts, contexts -> (n, 3) probabilities
-LOOKAHEAD = 16  # documents in flight per segmentation worker
+Context = tuple[str, str]  # (headline, previous sentence); "" where there is none
+# A feed job holds about JOB_SENTENCES sentences (articles' counted from their length), from
+# as many documents as it takes, so that its cost (a round trip between processes) is spread
+# over some hundreds of sentences; a longer pre-split document is cut into pieces of that many.
+JOB_SENTENCES, CHARS_PER_SENTENCE = 256, 150
+LOOKAHEAD = 16  # jobs in flight per feed worker: bounds memory (at most workers x 16 x ~256 sentences)
 
 
-def document_sentences(doc: Document, config: SegmentConfig, boilerplate: list[re.Pattern]) -> Iterable[Sentence]:
-    if doc.sentences is not None:
-        return doc.sentences
-    return segment_article(doc, config, boilerplate)
+@dataclass(frozen=True)
+class Scorer:
+    """The model as `score_documents` uses it, in two halves. `encode` (texts, contexts -> one
+    item per sentence, e.g. its token ids) runs where sentences are prepared: in the feed
+    workers when there are any, so it must pickle. `predict` (the items of one window -> (n, 3)
+    probabilities) runs in this process."""
+
+    encode: Callable[[list[str], list[Context] | None], list]
+    predict: Callable[[list], np.ndarray]
+    reads_context: bool = True  # False: no contexts are built or sent (encode gets None)
+
+    @classmethod
+    def of(cls, classifier, batch_size: int | None = None) -> Scorer:
+        """A StanceClassifier's: its Encoder, and its batched prediction of what that encoded."""
+        return cls(classifier.encoder, functools.partial(classifier.proba_of, batch_size=batch_size),
+                   classifier.context != "none")
 
 
-def segmented(documents: Iterable[Document], segment_config: SegmentConfig, boilerplate: list[re.Pattern],
-              workers: int = 0) -> Iterator[tuple[Document, Iterable[Sentence]]]:
-    """Each document with its sentences, in input order. With workers, articles are segmented in
-    that many processes, at most LOOKAHEAD documents per worker ahead of the consumer, so memory
-    stays bounded and the model scores one window while the next is segmented. As with
-    `read_documents`, a pre-split document's sentences are read lazily: consume them before
-    asking for the next document."""
-    if not workers:
-        for doc in documents:
-            yield doc, document_sentences(doc, segment_config, boilerplate)
-        return
-    pool = None  # started at the first article to segment: pre-split input needs none
-    ahead: deque[tuple[Document, Future]] = deque()
+@dataclass
+class Piece:
+    """Some consecutive sentences of one document, with what `Scorer.encode` made of them."""
+
+    doc: Document
+    sentences: list[Sentence]
+    encoded: list
+    first: bool  # the document's first piece
+    last: bool  # ... and its last
+
+
+def contexts_of(sentences: Iterable[Sentence], state: list[str | None]) -> list[Context]:
+    """Each sentence's (headline, previous sentence), as the model was trained
+    (pipeline.schema.with_context); `state` [headline, previous] carries on from the sentences
+    before, [None, None] at an article's start."""
+    out = []
+    for sentence in sentences:
+        headline, previous = state
+        out.append((headline or "", previous or ""))
+        state[0], state[1] = headline if headline is not None else sentence.text, sentence.text
+    return out
+
+
+def prepare(parts: list[tuple[Document | None, list[str] | None, list[Context] | None]], encode: Callable,
+            reads_context: bool, segment_config: SegmentConfig,
+            boilerplate: list[re.Pattern]) -> list[tuple[list[Sentence] | None, list]]:
+    """One feed job. Each part is an article (document, None, None) or the texts of some
+    pre-split sentences with their contexts (None, texts, contexts); for each, the sentences
+    (None for pre-split: the caller has them) and their encoding, all encoded in one call."""
+    found: list[list[Sentence] | None] = []
+    texts: list[str] = []
+    contexts: list[Context] | None = [] if reads_context else None
+    for doc, part_texts, part_contexts in parts:
+        if part_texts is None:
+            sentences = list(segment_article(doc, segment_config, boilerplate))
+            part_texts = [s.text for s in sentences]
+            part_contexts = contexts_of(sentences, [None, None]) if reads_context else None
+        else:
+            sentences = None
+        found.append(sentences)
+        texts.extend(part_texts)
+        if contexts is not None:
+            contexts.extend(part_contexts)
+    encoded = encode(texts, contexts) if texts else []
+    out, at = [], 0
+    for sentences, (_, part_texts, _) in zip(found, parts):
+        n = len(sentences) if sentences is not None else len(part_texts)
+        out.append((sentences, encoded[at:at + n]))
+        at += n
+    return out
+
+
+def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: SegmentConfig,
+           boilerplate: list[re.Pattern], workers: int = 0) -> Iterator[Piece]:
+    """The sentences of every document, encoded, in input order. With workers, articles are
+    segmented and encoded, and pre-split sentences encoded, in that many processes, at most
+    LOOKAHEAD jobs per worker ahead of the consumer, so memory stays bounded and the model
+    scores one window while the next is prepared. A pre-split document's sentences are read to
+    the end before the next document is read (`read_documents` streams them)."""
+    # what a worker needs, sent once as it starts: the encoder (with its tokenizer), not the model
+    state = (scorer.encode, scorer.reads_context, segment_config, boilerplate)
+    pool = _feed_pool(workers, state) if workers else None
+    ahead: deque[tuple[list[Piece], object]] = deque()  # jobs in input order: their pieces, result or Future
+    job: list[Piece] = []
+    parts: list[tuple] = []  # what the job sends: see `prepare`
+    size = 0  # the job's sentences (an article's estimated from its length)
+
+    def add(piece: Piece, sentences: list[Sentence] | None, contexts: list[Context] | None,
+            weight: float) -> Iterator[Piece]:
+        nonlocal size
+        job.append(piece)
+        # a worker gets what it works on: an article's document, or pre-split sentences' texts
+        parts.append((piece.doc, None, None) if sentences is None else (None, [s.text for s in sentences], contexts))
+        size += weight
+        if size >= JOB_SENTENCES:
+            yield from send()
+
+    def send() -> Iterator[Piece]:
+        nonlocal job, parts, size
+        if job:
+            ahead.append((job, pool.submit(_in_worker, list(parts)) if pool else prepare(parts, *state)))
+            job, parts, size = [], [], 0
+            while len(ahead) > workers * LOOKAHEAD:
+                yield from _resolved(*ahead.popleft())
+
     try:
         for doc in documents:
-            if doc.sentences is not None:
-                # Pre-split: nothing to segment. Its sentences stream from a file shared with
-                # the next documents, so it goes out (after those ahead of it) before the next is read.
-                while ahead:
-                    yield _finished(ahead.popleft())
-                yield doc, doc.sentences
+            if doc.sentences is None:
+                yield from add(Piece(doc, [], [], True, True), None, None, len(doc.text or "") / CHARS_PER_SENTENCE)
                 continue
-            pool = pool or _segmentation_pool(workers)
-            ahead.append((doc, pool.submit(document_sentences, doc, segment_config, boilerplate)))
-            if len(ahead) > workers * LOOKAHEAD:
-                yield _finished(ahead.popleft())
+            context: list[str | None] = [None, None]
+            chunk: list[Sentence] = []
+            first = True
+            for sentence in itertools.chain(doc.sentences, [None]):
+                end = sentence is None
+                if not end:
+                    chunk.append(sentence)
+                if end or len(chunk) == JOB_SENTENCES:  # (an empty last piece after a full one closes the document)
+                    contexts = contexts_of(chunk, context) if scorer.reads_context else None
+                    yield from add(Piece(doc, chunk, [], first, end), chunk, contexts, len(chunk))
+                    first, chunk = False, []
+        yield from send()
         while ahead:
-            yield _finished(ahead.popleft())
+            yield from _resolved(*ahead.popleft())
     finally:
         if pool:
             pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _finished(job: tuple[Document, Future]) -> tuple[Document, list[Sentence]]:
-    doc, sentences = job
-    return doc, sentences.result()
+def _resolved(job: list[Piece], result) -> Iterator[Piece]:
+    result = result.result() if isinstance(result, Future) else result
+    for piece, (sentences, encoded) in zip(job, result):
+        if sentences is not None:  # an article: the worker segmented it
+            piece.sentences = sentences
+        piece.encoded = encoded
+        yield piece
 
 
-def _segmentation_pool(workers: int):
-    import multiprocessing
+# A feed worker's (encode, reads_context, segmentation config, boilerplate), set once when it
+# starts: the encoder holds the tokenizer, too large to send with every job.
+_WORKER_STATE: tuple = ()
+
+
+def _start_feed_worker(state: tuple) -> None:
     import signal
+
+    global _WORKER_STATE
+    _WORKER_STATE = state
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone stops the run, without a traceback per worker
+
+
+def _in_worker(parts: list[tuple]) -> list[tuple[list[Sentence] | None, list]]:
+    return prepare(parts, *_WORKER_STATE)
+
+
+def _feed_pool(workers: int, state: tuple):
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # spawn, not fork: the parent may hold CUDA state or thread pools that a fork copies half-made.
-    # Workers ignore Ctrl-C: the parent alone stops the run, without a traceback per worker.
     return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=signal.signal, initargs=(signal.SIGINT, signal.SIG_IGN))
+                               initializer=_start_feed_worker, initargs=(state,))
 
 
-def score_documents(config: ScoreConfig, documents: Iterable[Document], predict_proba: Predict,
+def score_documents(config: ScoreConfig, documents: Iterable[Document], scorer: Scorer,
                     segment_config: SegmentConfig, boilerplate: list[re.Pattern], model: str = "") -> Iterator[ScoredWindow]:
-    """Score every sentence of every document; yields one ScoredWindow per model call."""
+    """Score every sentence of every document; yields one ScoredWindow per `window` sentences
+    (the last one shorter), each predicted in one `scorer.predict` call. With `config.ahead`,
+    a window is predicted in a thread while the one before is turned into rows and written."""
     pending: list[Sentence] = []
-    contexts: list[tuple[str, str]] = []  # (headline, previous sentence) of each pending sentence
+    encoded: list = []
     open_articles: dict[str, ArticleSummary] = {}
     closed: list[str] = []
+    predictor = ThreadPoolExecutor(1, thread_name_prefix="stance-predict") if config.ahead else None
+    in_flight: deque[tuple[list[Sentence], object, list[str]]] = deque()
 
-    def flush() -> ScoredWindow:
-        probs = predict_proba([s.text for s in pending], list(contexts)) if pending else []
-        rows = sentence_rows(pending, probs, {aid: summary.article_sha1 for aid, summary in open_articles.items()})
+    def start() -> Iterator[ScoredWindow]:
+        tokens = list(encoded)
+        probs = [] if not tokens else predictor.submit(scorer.predict, tokens) if predictor else scorer.predict(tokens)
+        in_flight.append((list(pending), probs, list(closed)))
+        pending.clear()
+        encoded.clear()
+        closed.clear()
+        while len(in_flight) > (1 if predictor else 0):
+            yield finish(*in_flight.popleft())
+
+    def finish(sentences: list[Sentence], probs, closed_ids: list[str]) -> ScoredWindow:
+        probs = probs.result() if isinstance(probs, Future) else probs
+        rows = sentence_rows(sentences, probs, {aid: summary.article_sha1 for aid, summary in open_articles.items()})
         for row in rows:
             open_articles[row["article_id"]].add(row)
-        finished = [open_articles.pop(aid).row() for aid in closed]
-        pending.clear()
-        contexts.clear()
-        closed.clear()
-        return ScoredWindow(rows, finished)
+        return ScoredWindow(rows, [open_articles.pop(aid).row() for aid in closed_ids])
 
-    for doc, sentences in segmented(documents, segment_config, boilerplate, config.workers):
-        open_articles[doc.article_id] = ArticleSummary(doc.article_id, doc.source, doc.digest, model)
-        headline = previous = None
-        for sentence in sentences:  # the context the model was trained with: pipeline.schema.with_context
-            contexts.append((headline or "", previous or ""))
-            headline, previous = headline if headline is not None else sentence.text, sentence.text
-            pending.append(sentence)
-            if len(pending) >= config.window:
-                yield flush()
-        closed.append(doc.article_id)
-    if pending or closed:
-        yield flush()
+    try:
+        for piece in pieces(documents, scorer, segment_config, boilerplate, config.workers):
+            doc = piece.doc
+            if piece.first:
+                open_articles[doc.article_id] = ArticleSummary(doc.article_id, doc.source, doc.digest, model)
+            done = 0
+            while done < len(piece.sentences):
+                take = min(config.window - len(pending), len(piece.sentences) - done)
+                pending.extend(piece.sentences[done:done + take])
+                encoded.extend(piece.encoded[done:done + take])
+                done += take
+                if len(pending) >= config.window:
+                    yield from start()
+            if piece.last:
+                closed.append(doc.article_id)
+        if pending or closed:
+            yield from start()
+        while in_flight:
+            yield finish(*in_flight.popleft())
+    finally:
+        if predictor:  # interrupted: the window being predicted is not waited for
+            predictor.shutdown(wait=False, cancel_futures=True)
 
 
 def sentence_rows(sentences: list[Sentence], probs, article_sha1: dict[str, str]) -> list[dict]:

@@ -45,7 +45,7 @@ from pathlib import Path
 from pipeline.batch_scoring import ResumeError
 from pipeline.config import SegmentConfig
 from pipeline.inputs import Document, InputConfig, digest, documents_from_bytes
-from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, score_documents
+from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, Scorer, score_documents
 
 ERROR_COLUMNS = {"path": "str", "reason": "str"}
 BACKENDS = ("onnx", "onnx-fp32")
@@ -158,7 +158,7 @@ def score_partition(items: Iterable[tuple], plan: ExecutorPlan) -> Iterator[tupl
     classifier = _classifier(SparkFiles.get(plan.model_name), plan.backend, plan.threads)
     batch = plan.batch_size or classifier.default_batch_size
     windows = score_documents(ScoreConfig(batch_size=batch), fresh(_documents(items, plan.input_config, errors.append)),
-                              lambda texts, contexts: classifier.predict_proba(texts, batch, contexts=contexts),
+                              Scorer.of(classifier, batch),
                               plan.segment, plan.boilerplate, plan.identity)
     for window in windows:
         yield from (("sentence", _as_tuple(r, SENTENCE_COLUMNS)) for r in window.rows)

@@ -10,8 +10,9 @@ import pytest
 from pipeline.batch_scoring import run_batch_scoring, summary_path_for
 from pipeline.config import SegmentConfig
 from pipeline.inputs import Document, InputConfig, read_documents
-from pipeline.score import (LOOKAHEAD, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, model_identity, score_documents,
-                            segmented)
+from pipeline.score import (JOB_SENTENCES, LOOKAHEAD, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, Scorer,
+                            model_identity, pieces, score_documents)
+from pipeline.segmentation import Sentence
 from pipeline.tables import Table
 
 
@@ -23,8 +24,19 @@ def keyword_probs(texts, contexts=None):
         row = np.full(3, 0.1)
         row[i] = 0.8 + min(len(t), 50) / 1000  # longer -> a bit more confident
         out.append(row)
-    return np.array(out)
+    return np.array(out).reshape(len(texts), 3)
 
+
+def keyword_encode(texts, contexts):
+    """A feed worker's half: each sentence with its context (module level, so that it pickles)."""
+    return list(zip(texts, contexts if contexts is not None else [None] * len(texts)))
+
+
+def keyword_predict(encoded):
+    return keyword_probs([text for text, _ in encoded])
+
+
+KEYWORDS = Scorer(keyword_encode, keyword_predict)
 
 ARTICLES = {
     "a": "The ministry denied the report.\nRights groups accused the police of abuse at length.\nTalks resume on Monday.",
@@ -37,9 +49,15 @@ def docs(ids=ARTICLES):
     return [Document(aid, f"{aid}.txt", ARTICLES[aid]) for aid in ids]
 
 
+def pre_split(article_id: str, n: int) -> Document:
+    return Document(article_id, "-", None, sentences=[Sentence(f"{article_id}-{i}", article_id, i, None, None,
+                                                               f"Sentence {i} of {article_id} was denied.")
+                                                      for i in range(n)])
+
+
 @pytest.mark.parametrize("window", [1, 2, 100])
 def test_windows_cover_every_sentence_once_and_finish_every_article(window):
-    windows = list(score_documents(ScoreConfig(window=window), docs(), keyword_probs, SegmentConfig(), []))
+    windows = list(score_documents(ScoreConfig(window=window), docs(), KEYWORDS, SegmentConfig(), []))
     rows = [r for w in windows for r in w.rows]
     summaries = {s["article_id"]: s for w in windows for s in w.finished}
     assert [(r["article_id"], r["index"], r["label"]) for r in rows] == [
@@ -52,38 +70,101 @@ def test_windows_cover_every_sentence_once_and_finish_every_article(window):
     assert all(ARTICLES[r["article_id"]][r["start"]:r["end"]] == r["text"] for r in rows)
 
 
-def test_segmentation_workers_give_the_same_sentences_in_the_same_order():
-    # more documents than the workers hold in flight, pre-split ones among them
-    many = [Document(f"{aid}{i}", f"{aid}{i}.txt", ARTICLES[aid]) for i in range(2 * LOOKAHEAD) for aid in ARTICLES]
-    many.insert(5, Document("pre", "-", None, sentences=[]))
-    inline = [(doc.article_id, list(sents)) for doc, sents in segmented(many, SegmentConfig(), [], workers=0)]
-    pooled = [(doc.article_id, list(sents)) for doc, sents in segmented(many, SegmentConfig(), [], workers=2)]
-    assert pooled == inline and len(inline) == len(many)
+def mixed_documents():
+    """More jobs than two workers hold in flight: articles, and pre-split documents that are
+    empty, one piece, exactly one full piece, and several pieces."""
+    many = [Document(f"{aid}{i}", f"{aid}{i}.txt", ARTICLES[aid] * (1 + i % 3)) for i in range(2 * LOOKAHEAD)
+            for aid in ARTICLES]
+    many.insert(5, Document("empty", "-", None, sentences=[]))
+    many.insert(9, pre_split("one", 3))
+    many.insert(20, pre_split("full", JOB_SENTENCES))
+    many.insert(40, pre_split("long", 2 * JOB_SENTENCES + 7))
+    return many
 
 
-def test_segmentation_workers_keep_pre_split_sentences_read_lazily_from_one_file(tmp_path):
+def test_feed_workers_give_the_same_pieces_in_the_same_order():
+    def flat(workers):
+        by_doc: dict = {}
+        for piece in pieces(mixed_documents(), KEYWORDS, SegmentConfig(), [], workers):
+            entry = by_doc.setdefault(piece.doc.article_id, [[], [], []])
+            entry[0].extend(piece.sentences)
+            entry[1].extend(piece.encoded)
+            entry[2].append((piece.first, piece.last))
+        return by_doc
+
+    inline, pooled = flat(0), flat(2)
+    assert pooled == inline
+    assert list(inline) == [doc.article_id for doc in mixed_documents()]
+    for flags in (entry[2] for entry in inline.values()):  # one first piece, one last piece, per document
+        assert flags[0][0] and flags[-1][1] and sum(f for f, _ in flags) == 1 and sum(last for _, last in flags) == 1
+    long = inline["long"]
+    assert [s.index for s in long[0]] == list(range(2 * JOB_SENTENCES + 7))
+    # the context carries across pieces: headline, then the previous sentence
+    assert long[1][JOB_SENTENCES] == (long[0][JOB_SENTENCES].text, (long[0][0].text, long[0][JOB_SENTENCES - 1].text))
+
+
+@pytest.mark.parametrize("window", [7, JOB_SENTENCES, 4096])
+def test_feed_workers_and_predicting_ahead_give_the_same_windows(window):
+    def windows(workers, ahead=False):
+        config = ScoreConfig(window=window, workers=workers, ahead=ahead)
+        return [(w.rows, w.finished) for w in score_documents(config, mixed_documents(), KEYWORDS, SegmentConfig(), [])]
+
+    inline = windows(0)
+    assert windows(2) == inline
+    assert windows(0, ahead=True) == inline
+    assert windows(2, ahead=True) == inline
+    assert all(len(rows) == window for rows, _ in inline[:-1])
+    assert sum(len(finished) for _, finished in inline) == len(mixed_documents())
+
+
+def test_predicting_ahead_runs_the_next_window_while_the_last_is_consumed():
+    import threading
+
+    release, second, started = threading.Event(), threading.Event(), []
+
+    def predict(encoded):
+        started.append(encoded[0][0])
+        if len(started) == 2:  # the second window waits until the first has been consumed
+            second.set()
+            assert release.wait(10)
+        return keyword_predict(encoded)
+
+    windows = score_documents(ScoreConfig(window=2, ahead=True), docs("ab"), Scorer(keyword_encode, predict),
+                              SegmentConfig(), [])
+    first = next(windows)
+    assert [r["article_id"] for r in first.rows] == ["a", "a"]
+    assert second.wait(10)  # the second window is being predicted while the first is in our hands
+    release.set()
+    assert [r["article_id"] for w in windows for r in w.rows] == ["a", "b", "b"]
+
+
+def test_feed_workers_keep_pre_split_sentences_read_lazily_from_one_file(tmp_path):
     lines = [{"article_id": f"a{i // 3}", "text": f"Sentence {i} of the file."} for i in range(30)]
     path = tmp_path / "sentences.jsonl"
     path.write_text("".join(json.dumps(line) + "\n" for line in lines))
 
     def texts(workers):
         documents = read_documents([str(path)], InputConfig(sentences=True), report=print)
-        return [s.text for _, sents in segmented(documents, SegmentConfig(), [], workers) for s in sents]
+        return [s.text for piece in pieces(documents, KEYWORDS, SegmentConfig(), [], workers) for s in piece.sentences]
 
     assert texts(2) == texts(0) == [line["text"] for line in lines]
 
 
-def test_segmentation_workers_read_no_document_past_a_pre_split_one():
-    # its sentences stream from the file: holding it back would mean holding all of them
-    pulled = []
+def test_a_pre_split_documents_sentences_are_read_before_the_next_document():
+    # they stream from the file that holds the next documents too
+    events = []
+
+    def sentences():
+        yield from pre_split("b", 3).sentences
+        events.append("b read")
 
     def documents():
-        for i, aid in enumerate("abc"):
-            pulled.append(aid)
-            yield Document(aid, "-", None, sentences=iter([])) if i == 1 else Document(aid, f"{aid}.txt", ARTICLES[aid])
+        for aid in "abc":
+            events.append(aid)
+            yield Document(aid, "-", None, sentences=sentences()) if aid == "b" else Document(aid, f"{aid}.txt", ARTICLES[aid])
 
-    seen = {doc.article_id: list(pulled) for doc, _ in segmented(documents(), SegmentConfig(), [], workers=2)}
-    assert seen["b"] == ["a", "b"] and list(seen) == ["a", "b", "c"]
+    got = [piece.doc.article_id for piece in pieces(documents(), KEYWORDS, SegmentConfig(), [], workers=2)]
+    assert events == ["a", "b", "b read", "c"] and got == ["a", "b", "c"]
 
 
 def write_articles(folder, ids=ARTICLES):
@@ -95,7 +176,7 @@ def write_articles(folder, ids=ARTICLES):
 
 def run(folder, out, **kw):
     problems = []
-    stats = run_batch_scoring([str(folder)], out, summary_path_for(out), keyword_probs, SegmentConfig(), [],
+    stats = run_batch_scoring([str(folder)], out, summary_path_for(out), KEYWORDS, SegmentConfig(), [],
                               InputConfig(), ScoreConfig(window=1), report=problems.append, **kw)
     return stats, problems
 
@@ -142,7 +223,7 @@ def test_duplicate_article_id_and_bad_files_are_reported_the_rest_scored(tmp_pat
     (other / "empty.txt").write_text("")
     out = tmp_path / "out.jsonl"
     problems = []
-    stats = run_batch_scoring([str(folder), str(other)], out, summary_path_for(out), keyword_probs, SegmentConfig(), [],
+    stats = run_batch_scoring([str(folder), str(other)], out, summary_path_for(out), KEYWORDS, SegmentConfig(), [],
                               InputConfig(), ScoreConfig(), report=problems.append)
     assert stats.articles == 2 and len(stats.skipped) == 2
     assert any("duplicate article id 'a'" in p for p in problems) and any("empty.txt: empty file" in p for p in problems)
@@ -161,9 +242,9 @@ def test_each_sentence_gets_its_articles_headline_and_previous_sentence():
 
     def record(texts, contexts):
         seen.extend(zip(texts, contexts))
-        return keyword_probs(texts)
+        return keyword_encode(texts, contexts)
 
-    list(score_documents(ScoreConfig(window=2), docs("ab"), record, SegmentConfig(), []))
+    list(score_documents(ScoreConfig(window=2), docs("ab"), Scorer(record, keyword_predict), SegmentConfig(), []))
     first, second, third = (t for t, _ in seen[:3])
     assert [c for _, c in seen[:3]] == [("", ""), (first, first), (first, second)]
     assert seen[3][1] == ("", "")  # article b starts afresh

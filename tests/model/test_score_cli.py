@@ -50,12 +50,21 @@ def test_each_output_format(root, tiny_model, inputs, tmp_path, suffix, monkeypa
     assert "Rights groups accused" in (tmp_path / "r.html").read_text()
 
 
-def test_segmentation_workers_give_the_same_rows(root, tiny_model, inputs, tmp_path, monkeypatch):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_feed_workers_give_the_same_rows(root, tiny_model, tiny_onnx, inputs, tmp_path, monkeypatch, backend):
+    """Articles and pre-split sentences segmented and tokenised in two worker processes: the
+    bytes of one process, with either backend's tokenizer sent to the workers."""
     monkeypatch.chdir(root)
-    for workers in (0, 2):
-        result = score(inputs, "-o", tmp_path / f"w{workers}.jsonl", "--model", tiny_model, "--workers", workers, root=root)
-        assert result.exit_code == 0, result.output
-    assert (tmp_path / "w2.jsonl").read_text() == (tmp_path / "w0.jsonl").read_text() != ""
+    model = tiny_model if backend == "torch" else tiny_onnx
+    lines = tmp_path / "sentences.jsonl"
+    lines.write_text("".join(json.dumps({"article_id": f"a{i // 250}", "text": text}) + "\n"
+                             for i, text in enumerate(ARTICLE.splitlines() * 200)))
+    for name, args in (("articles", [inputs]), ("pre-split", [lines, "--sentences"])):
+        for workers in (0, 2):
+            result = score(*args, "-o", tmp_path / f"{name}-{workers}.jsonl", "--model", model, "--backend", backend,
+                           "--workers", workers, root=root)
+            assert result.exit_code == 0, result.output
+        assert (tmp_path / f"{name}-2.jsonl").read_text() == (tmp_path / f"{name}-0.jsonl").read_text() != ""
 
 
 def test_bad_inputs_give_exit_code_3_and_one_line_each(root, tiny_model, inputs, tmp_path, monkeypatch):
