@@ -38,6 +38,14 @@ def keyword_predict(encoded):
 
 KEYWORDS = Scorer(keyword_encode, keyword_predict)
 
+
+@pytest.fixture
+def workers_find_this_module(monkeypatch, root):
+    """Feed workers are spawned processes: they unpickle `keyword_encode` by importing this
+    module, and with pytest's importlib mode the repository root is not on the sys.path they
+    inherit."""
+    monkeypatch.syspath_prepend(str(root))
+
 ARTICLES = {
     "a": "The ministry denied the report.\nRights groups accused the police of abuse at length.\nTalks resume on Monday.",
     "b": "The firm denied any wrongdoing at all.\nThe firm denied it.",
@@ -82,6 +90,7 @@ def mixed_documents():
     return many
 
 
+@pytest.mark.usefixtures("workers_find_this_module")
 def test_feed_workers_give_the_same_pieces_in_the_same_order():
     def flat(workers):
         by_doc: dict = {}
@@ -103,6 +112,7 @@ def test_feed_workers_give_the_same_pieces_in_the_same_order():
     assert long[1][JOB_SENTENCES] == (long[0][JOB_SENTENCES].text, (long[0][0].text, long[0][JOB_SENTENCES - 1].text))
 
 
+@pytest.mark.usefixtures("workers_find_this_module")
 @pytest.mark.parametrize("window", [7, JOB_SENTENCES, 4096])
 def test_feed_workers_and_predicting_ahead_give_the_same_windows(window):
     def windows(workers, ahead=False):
@@ -138,6 +148,7 @@ def test_predicting_ahead_runs_the_next_window_while_the_last_is_consumed():
     assert [r["article_id"] for w in windows for r in w.rows] == ["a", "b", "b"]
 
 
+@pytest.mark.usefixtures("workers_find_this_module")
 def test_feed_workers_keep_pre_split_sentences_read_lazily_from_one_file(tmp_path):
     lines = [{"article_id": f"a{i // 3}", "text": f"Sentence {i} of the file."} for i in range(30)]
     path = tmp_path / "sentences.jsonl"
@@ -150,6 +161,7 @@ def test_feed_workers_keep_pre_split_sentences_read_lazily_from_one_file(tmp_pat
     assert texts(2) == texts(0) == [line["text"] for line in lines]
 
 
+@pytest.mark.usefixtures("workers_find_this_module")
 def test_a_pre_split_documents_sentences_are_read_before_the_next_document():
     # they stream from the file that holds the next documents too
     events = []
