@@ -210,13 +210,16 @@ def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: Segmen
     parts: list[tuple] = []  # what the job sends: see `prepare`
     size = 0  # the job's sentences (an article's estimated from its length)
 
-    def add(piece: Piece, sentences: list[Sentence] | None, contexts: list[Context] | None,
-            weight: float) -> Iterator[Piece]:
+    def add(piece: Piece, contexts: list[Context] | None = None) -> Iterator[Piece]:
         nonlocal size
         job.append(piece)
         # a worker gets what it works on: an article's document, or pre-split sentences' texts
-        parts.append((piece.doc, None, None) if sentences is None else (None, [s.text for s in sentences], contexts))
-        size += weight
+        if piece.doc.sentences is None:
+            parts.append((piece.doc, None, None))
+            size += len(piece.doc.text or "") / CHARS_PER_SENTENCE
+        else:
+            parts.append((None, [s.text for s in piece.sentences], contexts))
+            size += len(piece.sentences)
         if size >= JOB_SENTENCES:
             yield from send()
 
@@ -231,7 +234,7 @@ def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: Segmen
     try:
         for doc in documents:
             if doc.sentences is None:
-                yield from add(Piece(doc, [], [], True, True), None, None, len(doc.text or "") / CHARS_PER_SENTENCE)
+                yield from add(Piece(doc, [], [], True, True))
                 continue
             context: list[str | None] = [None, None]
             chunk: list[Sentence] = []
@@ -242,7 +245,7 @@ def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: Segmen
                     chunk.append(sentence)
                 if end or len(chunk) == JOB_SENTENCES:  # (an empty last piece after a full one closes the document)
                     contexts = contexts_of(chunk, context) if scorer.reads_context else None
-                    yield from add(Piece(doc, chunk, [], first, end), chunk, contexts, len(chunk))
+                    yield from add(Piece(doc, chunk, [], first, end), contexts)
                     first, chunk = False, []
         yield from send()
         while ahead:
