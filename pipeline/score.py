@@ -172,24 +172,22 @@ def prepare(parts: list[tuple[Document | None, list[str] | None, list[Context] |
     """One feed job. Each part is an article (document, None, None) or the texts of some
     pre-split sentences with their contexts (None, texts, contexts); for each, the sentences
     (None for pre-split: the caller has them) and their encoding, all encoded in one call."""
-    found: list[list[Sentence] | None] = []
+    found: list[tuple[list[Sentence] | None, int]] = []  # each part's sentences (articles) and count
     texts: list[str] = []
     contexts: list[Context] | None = [] if reads_context else None
     for doc, part_texts, part_contexts in parts:
+        sentences = None
         if part_texts is None:
             sentences = list(segment_article(doc, segment_config, boilerplate))
             part_texts = [s.text for s in sentences]
             part_contexts = contexts_of(sentences, [None, None]) if reads_context else None
-        else:
-            sentences = None
-        found.append(sentences)
+        found.append((sentences, len(part_texts)))
         texts.extend(part_texts)
         if contexts is not None:
             contexts.extend(part_contexts)
     encoded = encode(texts, contexts) if texts else []
     out, at = [], 0
-    for sentences, (_, part_texts, _) in zip(found, parts):
-        n = len(sentences) if sentences is not None else len(part_texts)
+    for sentences, n in found:
         out.append((sentences, encoded[at:at + n]))
         at += n
     return out
