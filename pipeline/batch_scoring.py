@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pipeline.config import SegmentConfig
 from pipeline.inputs import Document, InputConfig, read_documents
-from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, Scorer, score_documents
+from pipeline.score import SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, ScoredWindow, Scorer, score_documents
 from pipeline.tables import KEY_SEP, Table, remove_table
 
 
@@ -88,12 +88,13 @@ def run_batch_scoring(inputs: list[str], output: Path, summary_path: Path, score
     started = time.perf_counter()
     documents = _fresh(read_documents(inputs, input_config, skip, stdin, [output, summary_path, *exclude]), done, stats, skip)
     try:
-        for window in score_documents(score_config, documents, scorer, segment_config, boilerplate, model):
-            sentences.write(window.rows)
+        for window in score_documents(score_config, documents, scorer, segment_config, boilerplate, model,
+                                      jsonl=sentences.format == "jsonl"):
+            write_window(sentences, window)
             sentences.commit()
             summaries.write(window.finished)
             summaries.commit()
-            stats.sentences += len(window.rows)
+            stats.sentences += len(window.block)
             stats.articles += len(window.finished)
             stats.seconds = time.perf_counter() - started
             if on_window:
@@ -107,6 +108,17 @@ def run_batch_scoring(inputs: list[str], output: Path, summary_path: Path, score
         sentences.keep_only(VERSION, current)
     stats.seconds = time.perf_counter() - started
     return stats
+
+
+def write_window(table: Table, window: ScoredWindow) -> None:
+    """A window's sentence rows, by the quickest path to the table's format: JSONL joined from
+    the heads the feed made, Parquet from columns, CSV row by row."""
+    if table.format == "jsonl":
+        table.write_jsonl(window.jsonl())
+    elif table.format == "parquet":
+        table.write_columns(window.columns())
+    else:
+        table.write(window.rows)
 
 
 VERSION = ("article_id", "article_sha1")  # what a row was scored from

@@ -1,5 +1,6 @@
-"""What `stance score` reads: files, folders (recursive), globs and `-` (standard input),
-as a stream of documents. Nothing is read before it is needed.
+"""What `stance score` reads: files, folders (recursive; files whose name starts with a dot
+are left out, and linked folders are not followed), globs and `-` (standard input), as a
+stream of documents. Nothing is read before it is needed.
 
 Formats, by suffix:
     .txt           one article
@@ -23,6 +24,7 @@ from __future__ import annotations
 import glob
 import itertools
 import json
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -32,6 +34,7 @@ from typing import Literal
 from pipeline.io import InputError, decode_article, read_limited
 from pipeline.segmentation import Sentence, sentence_id
 
+_BLANKS = json.decoder.WHITESPACE.match  # what json.loads allows after the value
 SUFFIXES = {".txt": "txt", ".html": "html", ".htm": "html", ".jsonl": "jsonl"}
 Format = Literal["txt", "html", "jsonl"]
 Report = Callable[[str], None]
@@ -67,38 +70,76 @@ def digest(*parts: str) -> str:
 
 def input_files(specs: Iterable[str], report: Report, exclude: Iterable[Path] = ()) -> Iterator[tuple[str, str]]:
     """(path or '-', article-id base) for every input file, in the order given, folders sorted.
-    Files in `exclude` (the run's own outputs) are never read as inputs."""
-    excluded = {Path(p).resolve() for p in exclude}
-    for path, base in _input_files(specs, report):
-        if path == "-" or Path(path).resolve() not in excluded:
-            yield path, base
+    Files in `exclude` (the run's own outputs) are never read as inputs: compared as files
+    (device and inode, so a link to an output is one too), with the outputs that exist once a
+    spec has been listed, since an output created later is not in that listing."""
+    exclude = [str(p) for p in exclude]
+    for listing in _listings(specs, report):
+        outputs = {identity for identity in map(_identity, exclude) if identity is not None}
+        for path, base in listing:
+            if path == "-" or not outputs or _identity(path) not in outputs:
+                yield path, base
 
 
-def _input_files(specs: Iterable[str], report: Report) -> Iterator[tuple[str, str]]:
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        status = os.stat(path)
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _suffix(name: str) -> str:
+    """pathlib's `suffix` of a file name or path."""
+    name = name.rpartition("/")[2]
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
+
+
+def _unsupported(path: str) -> str:
+    suffix = _suffix(path)
+    return f"{path}: unsupported format {suffix or '(no suffix)'!r} (expected .txt, .html, .htm or .jsonl)"
+
+
+def _listings(specs: Iterable[str], report: Report) -> Iterator[list[tuple[str, str]]]:
+    """Each spec's files, listed at once. Strings and os.walk rather than pathlib, whose
+    objects made listing a folder of articles a third of the scoring process's time on a GPU
+    (docs/benchmarks.md); the same files, order and names as Path.rglob gave."""
     for spec in specs:
         if spec == "-":
-            yield "-", "stdin"
+            yield [("-", "stdin")]
             continue
         path = Path(spec)
         if path.is_dir():
-            everything = sorted(f for f in path.rglob("*") if f.is_file() and not f.name.startswith("."))
-            files = [f for f in everything if f.suffix.lower() in SUFFIXES]
-            for other in (f for f in everything if f.suffix.lower() not in SUFFIXES):
-                report(f"{other}: unsupported format {other.suffix or '(no suffix)'!r} (expected .txt, .html, .htm or .jsonl)")
+            root = str(path)
+            everything = []  # (relative parts, path): pathlib's order is that of the parts
+            for folder, _, names in os.walk(root):  # as rglob: linked folders are not followed
+                relative = os.path.relpath(folder, root)
+                parts = () if relative == "." else tuple(relative.split(os.sep))
+                everything.extend((parts + (name,), os.path.join(folder, name)) for name in names
+                                  if not name.startswith(".") and os.path.isfile(os.path.join(folder, name)))
+            everything.sort()
+            files = []
+            for parts, file in everything:
+                suffix = _suffix(parts[-1])
+                if suffix.lower() in SUFFIXES:
+                    files.append((file, "/".join(parts)[:-len(suffix)]))
+                else:
+                    report(_unsupported(file))
             if not files:
                 report(f"{path}: no .txt, .html or .jsonl files in this folder")
-            yield from ((str(f), f.relative_to(path).with_suffix("").as_posix()) for f in files)
+            yield files
         elif path.is_file():
             if path.suffix.lower() not in SUFFIXES:
-                report(f"{path}: unsupported format {path.suffix or '(no suffix)'!r} (expected .txt, .html, .htm or .jsonl)")
+                report(_unsupported(str(path)))
                 continue
-            yield str(path), path.stem
+            yield [(str(path), path.stem)]
         elif glob.has_magic(spec):
             files = sorted(Path(m) for m in glob.glob(spec, recursive=True))
             files = [f for f in files if f.is_file() and f.suffix.lower() in SUFFIXES]
             if not files:
                 report(f"{spec}: no .txt, .html or .jsonl file matches")
-            yield from ((str(f), f.stem) for f in files)
+            yield [(str(f), f.stem) for f in files]
         else:
             report(f"{spec}: no such file or folder")
 
@@ -107,7 +148,7 @@ def read_documents(specs: Iterable[str], config: InputConfig, report: Report, st
                    exclude: Iterable[Path] = ()) -> Iterator[Document]:
     """Every readable document of the inputs, in order; bad ones reported and skipped."""
     for path, base in input_files(specs, report, exclude):
-        kind = config.stdin_format if path == "-" else SUFFIXES[Path(path).suffix.lower()]
+        kind = config.stdin_format if path == "-" else SUFFIXES[_suffix(path).lower()]
         try:
             if kind == "jsonl":
                 handle = (stdin or sys.stdin.buffer) if path == "-" else _open_jsonl(path)
@@ -138,29 +179,41 @@ def _open_jsonl(path: str):
 def _jsonl_records(handle, path: str, config: InputConfig, report: Report) -> Iterator[tuple[int, dict]]:
     """(line number, record) of every valid line of a binary handle; each bad line reported."""
     empty = True
+    scan = json.JSONDecoder().scan_once  # json.loads' own scanner, without its layers: a line is one value
+    limit = config.max_article_bytes
     for number, raw in enumerate(handle, start=1):
-        if not raw.strip():
+        if not raw or raw.isspace():
             continue
         empty = False
-        where = f"{path}:{number}"
         if b"\x00" in raw:
-            report(f"{where}: binary data (NUL bytes)")
+            report(f"{path}:{number}: binary data (NUL bytes)")
             continue
         try:
             line = raw.decode("utf-8-sig" if number == 1 else "utf-8")
         except UnicodeDecodeError as err:
-            report(f"{where}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start})")
+            report(f"{path}:{number}: not UTF-8 (byte 0x{raw[err.start]:02x} at column {err.start})")
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as err:
-            report(f"{where}: malformed JSONL line ({err.msg})")
-            continue
+            record, end = scan(line, 0)
+            if _BLANKS(line, end).end() != len(line):
+                raise ValueError
+        except (StopIteration, ValueError):  # leading blanks, or not one value: json.loads says what
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                report(f"{path}:{number}: malformed JSONL line ({err.msg})")
+                continue
         text = record.get("text") if isinstance(record, dict) else None
         if not isinstance(text, str) or not text.strip():
-            report(f"{where}: malformed JSONL record (needs a non-empty string 'text' field)")
-        elif len(text.encode("utf-8")) > config.max_article_bytes:
-            report(f"{where}: text too large (limit {config.max_article_bytes:,} bytes)")
+            report(f"{path}:{number}: malformed JSONL record (needs a non-empty string 'text' field)")
+            continue
+        try:
+            size = len(text) if text.isascii() else len(text.encode("utf-8"))
+        except UnicodeEncodeError:  # a lone surrogate escape ("\ud800"): no writer could write it back
+            report(f"{path}:{number}: malformed JSONL record (its text is not valid Unicode: a lone surrogate)")
+            continue
+        if size > limit:
+            report(f"{path}:{number}: text too large (limit {limit:,} bytes)")
         else:
             yield number, record
     if empty:
@@ -208,9 +261,9 @@ def documents_from_bytes(path: str, base: str, raw: bytes, config: InputConfig, 
     gives the same file."""
     import io
 
-    kind = SUFFIXES.get(Path(path).suffix.lower())
+    kind = SUFFIXES.get(_suffix(path).lower())
     if kind is None:
-        report(f"{path}: unsupported format {Path(path).suffix or '(no suffix)'!r} (expected .txt, .html, .htm or .jsonl)")
+        report(_unsupported(path))
         return
     try:
         if kind == "jsonl":

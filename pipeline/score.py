@@ -6,7 +6,9 @@ The same segmentation as the `segment` stage and the same StanceClassifier as
 `window` sentences, each window is predicted in length-sorted batches, and its rows
 are yielded together with the summaries of the articles it finished. Memory holds
 one window, the jobs in flight and one summary per unfinished article, whatever the
-corpus size.
+corpus size. Sentences travel as columns (`Block`), token ids as flat arrays, and with `jsonl`
+the feed workers also encode each row's fixed part, so that less runs in the scoring process,
+whose own time bounds what a GPU can be fed (docs/benchmarks.md, "Feeding a GPU").
 
 Sentence row (SENTENCE_COLUMNS):
     article_id, sentence_id, index   the article, the sentence's stable id, its position
@@ -24,11 +26,12 @@ Article summary (SUMMARY_COLUMNS):
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import re
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +43,7 @@ from pipeline.config import SegmentConfig
 from pipeline.inputs import Document
 from pipeline.labels import LABELS
 from pipeline.segmentation import Sentence, segment_article
+from pipeline.tables import JSON_ENCODER
 
 SENTENCE_COLUMNS = {"article_id": "str", "sentence_id": "str", "index": "int", "paragraph": "int", "start": "int",
                     "end": "int", "text": "str", "label": "str", **{f"p_{lab}": "float" for lab in LABELS}, "article_sha1": "str"}
@@ -90,12 +94,12 @@ class ArticleSummary:
     confidence_sum: float = 0.0
     top: dict[str, tuple[float, str, str]] = field(default_factory=dict)  # label -> (p, text, sentence id)
 
-    def add(self, row: dict) -> None:
-        label, p = row["label"], row[f"p_{row['label']}"]
+    def add(self, label: str, p: float, text: str, sentence_id: str) -> None:
+        """One sentence: its label and that label's (rounded) probability."""
         self.counts[label] += 1
         self.confidence_sum += p
         if label in ("accusation", "denial") and p > self.top.get(label, (-1.0,))[0]:
-            self.top[label] = (p, row["text"], row["sentence_id"])
+            self.top[label] = (p, text, sentence_id)
 
     def row(self) -> dict:
         total = sum(self.counts.values())
@@ -112,9 +116,98 @@ class ArticleSummary:
 
 
 @dataclass
+class Block:
+    """Consecutive sentences as columns: the form they take between processes and through a
+    window, since lists of strings and ints pickle and join far faster than an object per
+    sentence, and a row is only made a dict where one is needed. `heads`: each sentence's
+    JSONL row up to its text, made where the sentences are prepared (`with_heads`), so that
+    writing a window's JSONL is joining strings."""
+
+    article_id: list[str]
+    sentence_id: list[str]
+    index: list[int]
+    paragraph: list[int | None]
+    start: list[int | None]
+    end: list[int | None]
+    text: list[str]
+    article_sha1: list[str]
+    heads: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+    @classmethod
+    def of(cls, sentences: Sequence[Sentence], article_sha1: str) -> Block:
+        return cls([s.article_id for s in sentences], [s.sentence_id for s in sentences], [s.index for s in sentences],
+                   [s.paragraph for s in sentences], [s.start for s in sentences], [s.end for s in sentences],
+                   [s.text for s in sentences], [article_sha1] * len(sentences))
+
+    def with_heads(self) -> Block:
+        encode = JSON_ENCODER.encode  # the table writer's: the same bytes as a row written whole
+        heads = [encode({"article_id": a, "sentence_id": s, "index": i, "paragraph": p, "start": b, "end": e,
+                         "text": t})[:-1]
+                 for a, s, i, p, b, e, t in zip(self.article_id, self.sentence_id, self.index, self.paragraph,
+                                                self.start, self.end, self.text)]
+        return dataclasses.replace(self, heads=heads)
+
+    def cut(self, lo: int, hi: int) -> Block:
+        if lo == 0 and hi >= len(self):
+            return self
+        return Block(*(None if column is None else column[lo:hi] for column in self._columns()))
+
+    @classmethod
+    def join(cls, blocks: list[Block]) -> Block:
+        if not blocks:
+            return cls([], [], [], [], [], [], [], [])
+        if len(blocks) == 1:
+            return blocks[0]
+        columns = zip(*(b._columns() for b in blocks))
+        return cls(*(None if None in parts else list(itertools.chain.from_iterable(parts)) for parts in columns))
+
+    def _columns(self) -> tuple:
+        return tuple(getattr(self, f.name) for f in dataclasses.fields(self))
+
+
+EMPTY = Block([], [], [], [], [], [], [], [])
+_PROBS = ", ".join(f'"p_{lab}": %r' for lab in LABELS)  # a row's middle, as the JSON encoder writes it
+
+
+@dataclass
 class ScoredWindow:
-    rows: list[dict]  # sentence rows, in article order
-    finished: list[dict]  # summaries of the articles whose last sentence is in `rows` or earlier
+    """The sentences of one window, with their labels and (rounded) probabilities, in article
+    order; `finished`: summaries of the articles whose last sentence is in it or earlier."""
+
+    block: Block
+    labels: list[str]
+    probs: list[list[float]]  # in LABELS order, rounded to 6 places (round6)
+    finished: list[dict]
+
+    @functools.cached_property
+    def rows(self) -> list[dict]:
+        """Sentence rows (SENTENCE_COLUMNS)."""
+        keys = [f"p_{lab}" for lab in LABELS]
+        b = self.block
+        return [{"article_id": a, "sentence_id": s, "index": i, "paragraph": p, "start": st, "end": e, "text": t,
+                 "label": label, **dict(zip(keys, ps)), "article_sha1": sha}
+                for a, s, i, p, st, e, t, label, ps, sha in zip(b.article_id, b.sentence_id, b.index, b.paragraph,
+                                                                 b.start, b.end, b.text, self.labels, self.probs,
+                                                                 b.article_sha1)]
+
+    def jsonl(self) -> str:
+        """The rows as JSONL lines: the bytes the table writer gives `rows`."""
+        heads = (self.block.heads if self.block.heads is not None else self.block.with_heads().heads)
+        tails = {sha: f', "article_sha1": {JSON_ENCODER.encode(sha)}}}\n' for sha in set(self.block.article_sha1)}
+        middle = ', "label": "%s", ' + _PROBS
+        return "".join([head + middle % (label, *ps) + tails[sha]
+                        for head, label, ps, sha in zip(heads, self.labels, self.probs, self.block.article_sha1)])
+
+    def columns(self) -> dict[str, list]:
+        """The rows as columns (SENTENCE_COLUMNS), for Arrow."""
+        b = self.block
+        return {"article_id": b.article_id, "sentence_id": b.sentence_id, "index": b.index, "paragraph": b.paragraph,
+                "start": b.start, "end": b.end, "text": b.text, "label": self.labels,
+                **{f"p_{lab}": [ps[k] for ps in self.probs] for k, lab in enumerate(LABELS)},
+                "article_sha1": b.article_sha1}
 
 
 Context = tuple[str, str]  # (headline, previous sentence); "" where there is none
@@ -148,7 +241,7 @@ class Piece:
     """Some consecutive sentences of one document, with what `Scorer.encode` made of them."""
 
     doc: Document
-    sentences: list[Sentence]
+    block: Block  # an article's is EMPTY until it has been segmented
     encoded: list
     first: bool  # the document's first piece
     last: bool  # ... and its last
@@ -166,42 +259,42 @@ def contexts_of(sentences: Iterable[Sentence], state: list[str | None]) -> list[
     return out
 
 
-def prepare(parts: list[tuple[Document | None, list[str] | None, list[Context] | None]], encode: Callable,
-            reads_context: bool, segment_config: SegmentConfig,
-            boilerplate: list[re.Pattern]) -> list[tuple[list[Sentence] | None, list]]:
-    """One feed job. Each part is an article (document, None, None) or the texts of some
-    pre-split sentences with their contexts (None, texts, contexts); for each, the sentences
-    (None for pre-split: the caller has them) and their encoding, all encoded in one call."""
-    found: list[tuple[list[Sentence] | None, int]] = []  # each part's sentences (articles) and count
+def prepare(parts: list[tuple[Document | None, Block | None, list[Context] | None]], encode: Callable,
+            reads_context: bool, segment_config: SegmentConfig, boilerplate: list[re.Pattern],
+            heads: bool = False) -> list[tuple[Block, list]]:
+    """One feed job. Each part is an article (document, None, None) or some pre-split sentences
+    with their contexts (None, block, contexts); for each, its sentences (with their JSONL
+    heads if `heads`) and their encoding, all encoded in one call."""
+    blocks: list[Block] = []
     texts: list[str] = []
     contexts: list[Context] | None = [] if reads_context else None
-    for doc, part_texts, part_contexts in parts:
-        sentences = None
-        if part_texts is None:
+    for doc, block, part_contexts in parts:
+        if block is None:
             sentences = list(segment_article(doc, segment_config, boilerplate))
-            part_texts = [s.text for s in sentences]
+            block = Block.of(sentences, doc.digest)
             part_contexts = contexts_of(sentences, [None, None]) if reads_context else None
-        found.append((sentences, len(part_texts)))
-        texts.extend(part_texts)
+        blocks.append(block.with_heads() if heads else block)
+        texts.extend(block.text)
         if contexts is not None:
             contexts.extend(part_contexts)
     encoded = encode(texts, contexts) if texts else []
     out, at = [], 0
-    for sentences, n in found:
-        out.append((sentences, encoded[at:at + n]))
-        at += n
+    for block in blocks:
+        out.append((block, encoded[at:at + len(block)]))
+        at += len(block)
     return out
 
 
 def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: SegmentConfig,
-           boilerplate: list[re.Pattern], workers: int = 0) -> Iterator[Piece]:
+           boilerplate: list[re.Pattern], workers: int = 0, heads: bool = False) -> Iterator[Piece]:
     """The sentences of every document, encoded, in input order. With workers, articles are
     segmented and encoded, and pre-split sentences encoded, in that many processes, at most
     LOOKAHEAD jobs per worker ahead of the consumer, so memory stays bounded and the model
     scores one window while the next is prepared. A pre-split document's sentences are read to
-    the end before the next document is read (`read_documents` streams them)."""
+    the end before the next document is read (`read_documents` streams them). `heads`: each
+    piece's block carries its sentences' JSONL heads, made where the sentences are prepared."""
     # what a worker needs, sent once as it starts: the encoder (with its tokenizer), not the model
-    state = (scorer.encode, scorer.reads_context, segment_config, boilerplate)
+    state = (scorer.encode, scorer.reads_context, segment_config, boilerplate, heads)
     pool = _feed_pool(workers, state) if workers else None
     ahead: deque[tuple[list[Piece], object]] = deque()  # jobs in input order: their pieces, result or Future
     job: list[Piece] = []
@@ -211,13 +304,13 @@ def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: Segmen
     def add(piece: Piece, contexts: list[Context] | None = None) -> Iterator[Piece]:
         nonlocal size
         job.append(piece)
-        # a worker gets what it works on: an article's document, or pre-split sentences' texts
+        # a worker gets what it works on: an article's document, or pre-split sentences
         if piece.doc.sentences is None:
             parts.append((piece.doc, None, None))
             size += len(piece.doc.text or "") / CHARS_PER_SENTENCE
         else:
-            parts.append((None, [s.text for s in piece.sentences], contexts))
-            size += len(piece.sentences)
+            parts.append((None, piece.block, contexts))
+            size += len(piece.block)
         if size >= JOB_SENTENCES:
             yield from send()
 
@@ -232,7 +325,7 @@ def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: Segmen
     try:
         for doc in documents:
             if doc.sentences is None:
-                yield from add(Piece(doc, [], [], True, True))
+                yield from add(Piece(doc, EMPTY, [], True, True))
                 continue
             context: list[str | None] = [None, None]
             chunk: list[Sentence] = []
@@ -243,7 +336,7 @@ def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: Segmen
                     chunk.append(sentence)
                 if end or len(chunk) == JOB_SENTENCES:  # (an empty last piece after a full one closes the document)
                     contexts = contexts_of(chunk, context) if scorer.reads_context else None
-                    yield from add(Piece(doc, chunk, [], first, end), contexts)
+                    yield from add(Piece(doc, Block.of(chunk, doc.digest), [], first, end), contexts)
                     first, chunk = False, []
         yield from send()
         while ahead:
@@ -254,16 +347,17 @@ def pieces(documents: Iterable[Document], scorer: Scorer, segment_config: Segmen
 
 
 def _resolved(job: list[Piece], result) -> Iterator[Piece]:
-    result = result.result() if isinstance(result, Future) else result
-    for piece, (sentences, encoded) in zip(job, result):
-        if sentences is not None:  # an article: the worker segmented it
-            piece.sentences = sentences
-        piece.encoded = encoded
+    if isinstance(result, Future):  # from a worker: (blocks or heads, packed encodings); see _in_worker
+        made, packed = result.result()
+        result = [(item if isinstance(item, Block) else dataclasses.replace(piece.block, heads=item), encoded)
+                  for piece, item, encoded in zip(job, made, _unpack(packed))]
+    for piece, (block, encoded) in zip(job, result):
+        piece.block, piece.encoded = block, encoded
         yield piece
 
 
-# A feed worker's (encode, reads_context, segmentation config, boilerplate), set once when it
-# starts: the encoder holds the tokenizer, too large to send with every job.
+# A feed worker's (encode, reads_context, segmentation config, boilerplate, heads), set once when
+# it starts: the encoder holds the tokenizer, too large to send with every job.
 _WORKER_STATE: tuple = ()
 
 
@@ -275,8 +369,41 @@ def _start_feed_worker(state: tuple) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent alone stops the run, without a traceback per worker
 
 
-def _in_worker(parts: list[tuple]) -> list[tuple[list[Sentence] | None, list]]:
-    return prepare(parts, *_WORKER_STATE)
+def _in_worker(parts: list[tuple]) -> tuple[list, object]:
+    """`prepare`, and what goes back: an article's sentences, but of pre-split sentences (which
+    the scoring process has) only their heads; the encodings packed."""
+    prepared = prepare(parts, *_WORKER_STATE)
+    made = [block if sent is None else block.heads for (_, sent, _), (block, _) in zip(parts, prepared)]
+    return made, _pack([encoded for _, encoded in prepared])
+
+
+def _pack(encoded: list[list]) -> object:
+    """Each part's Tokens as flat arrays, if that is what they are: a list of small int lists
+    costs the scoring process some microseconds a sentence to unpickle, an array next to
+    nothing (docs/benchmarks.md). Anything else an encoder makes travels as it is."""
+    items = [item for part in encoded for item in part]
+    if not items or not all(type(item) is tuple and len(item) == 2 and type(item[0]) is list for item in items):
+        return encoded
+    types = [item[1] for item in items]
+    if not (all(t is None for t in types) or all(type(t) is list for t in types)):
+        return encoded
+    ids = [item[0] for item in items]
+    return (np.fromiter(map(len, ids), np.int32, len(ids)), np.fromiter(itertools.chain.from_iterable(ids), np.int32),
+            None if types[0] is None else np.fromiter(itertools.chain.from_iterable(types), np.int8),
+            [len(part) for part in encoded])
+
+
+def _unpack(packed: object) -> list[list]:
+    if isinstance(packed, list):
+        return packed
+    lengths, ids, types, parts = packed
+    ends = np.cumsum(lengths).tolist()
+    bounds = list(zip([0, *ends[:-1]], ends))
+    ids = ids.tolist()
+    types = types.tolist() if types is not None else None
+    items = [(ids[a:b], None if types is None else types[a:b]) for a, b in bounds]
+    cuts = list(itertools.accumulate(parts, initial=0))
+    return [items[a:b] for a, b in zip(cuts, cuts[1:])]
 
 
 def _feed_pool(workers: int, state: tuple):
@@ -288,47 +415,73 @@ def _feed_pool(workers: int, state: tuple):
                                initializer=_start_feed_worker, initargs=(state,))
 
 
+def finish_window(block: Block, probs, open_articles: dict[str, ArticleSummary], closed_ids: list[str]) -> ScoredWindow:
+    """A predicted window: its labels and rounded probabilities from the (n, 3) `probs`, each
+    sentence added to its article's summary; the summaries of `closed_ids` are finished."""
+    labels, rounded = [], []
+    if len(block):
+        probs = np.asarray(probs)
+        ids = probs.argmax(axis=1).tolist()
+        labels = [LABELS[i] for i in ids]
+        rounded = round6(probs)
+        for aid, label, i, ps, text, sid in zip(block.article_id, labels, ids, rounded, block.text, block.sentence_id):
+            open_articles[aid].add(label, ps[i], text, sid)
+    return ScoredWindow(block, labels, rounded, [open_articles.pop(aid).row() for aid in closed_ids])
+
+
+def round6(probs: np.ndarray) -> list[list[float]]:
+    """`round(p, 6)` of each probability, as lists. A float32's x * 1e6 is exact in float64 (24
+    + 14 bits), so numpy's rint(x * 1e6) / 1e6 rounds as Python's `round` does, at a fraction of
+    its cost (tested); other dtypes go through `round`."""
+    if probs.dtype == np.float32:
+        return np.round(probs.astype(np.float64), 6).tolist()
+    return [[round(p, 6) for p in ps] for ps in probs.tolist()]
+
+
 def score_documents(config: ScoreConfig, documents: Iterable[Document], scorer: Scorer,
-                    segment_config: SegmentConfig, boilerplate: list[re.Pattern], model: str = "") -> Iterator[ScoredWindow]:
+                    segment_config: SegmentConfig, boilerplate: list[re.Pattern], model: str = "",
+                    jsonl: bool = False) -> Iterator[ScoredWindow]:
     """Score every sentence of every document; yields one ScoredWindow per `window` sentences
     (the last one shorter), each predicted in one `scorer.predict` call. With `config.ahead`,
-    a window is predicted in a thread while the one before is turned into rows and written."""
-    pending: list[Sentence] = []
+    a window is predicted in a thread while the one before is turned into rows and written.
+    `jsonl`: the windows will be written as JSONL, so their rows' fixed parts are encoded where
+    the sentences are prepared (in the feed workers, when there are any)."""
+    pending: list[Block] = []
+    size = 0  # sentences pending
     encoded: list = []
     open_articles: dict[str, ArticleSummary] = {}
     closed: list[str] = []
     predictor = ThreadPoolExecutor(1, thread_name_prefix="stance-predict") if config.ahead else None
-    in_flight: deque[tuple[list[Sentence], object, list[str]]] = deque()
+    in_flight: deque[tuple[Block, object, list[str]]] = deque()
 
     def start() -> Iterator[ScoredWindow]:
+        nonlocal size
         tokens = list(encoded)
         probs = [] if not tokens else predictor.submit(scorer.predict, tokens) if predictor else scorer.predict(tokens)
-        in_flight.append((list(pending), probs, list(closed)))
+        in_flight.append((Block.join(pending), probs, list(closed)))
         pending.clear()
         encoded.clear()
         closed.clear()
+        size = 0
         while len(in_flight) > (1 if predictor else 0):
             yield finish(*in_flight.popleft())
 
-    def finish(sentences: list[Sentence], probs, closed_ids: list[str]) -> ScoredWindow:
-        probs = probs.result() if isinstance(probs, Future) else probs
-        rows = sentence_rows(sentences, probs, {aid: summary.article_sha1 for aid, summary in open_articles.items()})
-        for row in rows:
-            open_articles[row["article_id"]].add(row)
-        return ScoredWindow(rows, [open_articles.pop(aid).row() for aid in closed_ids])
+    def finish(block: Block, probs, closed_ids: list[str]) -> ScoredWindow:
+        return finish_window(block, probs.result() if isinstance(probs, Future) else probs, open_articles, closed_ids)
 
     try:
-        for piece in pieces(documents, scorer, segment_config, boilerplate, config.workers):
+        for piece in pieces(documents, scorer, segment_config, boilerplate, config.workers, jsonl):
             doc = piece.doc
             if piece.first:
                 open_articles[doc.article_id] = ArticleSummary(doc.article_id, doc.source, doc.digest, model)
             done = 0
-            while done < len(piece.sentences):
-                take = min(config.window - len(pending), len(piece.sentences) - done)
-                pending.extend(piece.sentences[done:done + take])
+            while done < len(piece.block):
+                take = min(config.window - size, len(piece.block) - done)
+                pending.append(piece.block.cut(done, done + take))
                 encoded.extend(piece.encoded[done:done + take])
                 done += take
-                if len(pending) >= config.window:
+                size += take
+                if size >= config.window:
                     yield from start()
             if piece.last:
                 closed.append(doc.article_id)
@@ -339,23 +492,3 @@ def score_documents(config: ScoreConfig, documents: Iterable[Document], scorer: 
     finally:
         if predictor:  # interrupted: the window being predicted is not waited for
             predictor.shutdown(wait=False, cancel_futures=True)
-
-
-def sentence_rows(sentences: list[Sentence], probs, article_sha1: dict[str, str]) -> list[dict]:
-    """`sentence_row` of each sentence: the same rows, the labels and probabilities read from
-    the whole (n, 3) array at once rather than row by row from numpy (issue 19)."""
-    if not sentences:
-        return []
-    labels = [LABELS[i] for i in np.asarray(probs).argmax(axis=1).tolist()]
-    keys = [f"p_{lab}" for lab in LABELS]
-    return [{"article_id": s.article_id, "sentence_id": s.sentence_id, "index": s.index, "paragraph": s.paragraph,
-             "start": s.start, "end": s.end, "text": s.text, "label": label,
-             **{key: round(p, 6) for key, p in zip(keys, ps)}, "article_sha1": article_sha1[s.article_id]}
-            for s, label, ps in zip(sentences, labels, np.asarray(probs).tolist())]
-
-
-def sentence_row(sentence: Sentence, probs, article_sha1: str = "") -> dict:
-    label = LABELS[int(probs.argmax())]
-    return {"article_id": sentence.article_id, "sentence_id": sentence.sentence_id, "index": sentence.index,
-            "paragraph": sentence.paragraph, "start": sentence.start, "end": sentence.end, "text": sentence.text, "label": label,
-            **{f"p_{lab}": round(float(p), 6) for lab, p in zip(LABELS, probs)}, "article_sha1": article_sha1}

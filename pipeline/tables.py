@@ -22,7 +22,7 @@ from pipeline.io import with_umask
 
 FORMATS = {".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 # json.dumps(row, ensure_ascii=False) builds an encoder per call; one, reused, writes the same bytes
-_JSON = json.JSONEncoder(ensure_ascii=False)
+JSON_ENCODER = json.JSONEncoder(ensure_ascii=False)
 KEY_SEP = "\x1f"  # joins the columns of a composite key in `keep_only`
 
 
@@ -41,7 +41,7 @@ class Table:
         self.columns = columns
         self.format = table_format(self.path)
         self._handle = None
-        self._buffer: list[dict] = []
+        self._buffer: list = []  # Parquet: Arrow tables not yet committed
 
     # reading ---------------------------------------------------------------------------
     def rows(self) -> Iterator[dict]:
@@ -128,23 +128,48 @@ class Table:
     def write(self, rows: Iterable[dict]) -> None:
         rows = list(rows)
         if self.format == "parquet":
-            self._buffer.extend(rows)
+            if rows:
+                self._buffer.append(self._arrow(rows))
             return
+        write = self._open()
+        for row in rows:
+            write(row)
+
+    def write_jsonl(self, text: str) -> None:
+        """Append rows already encoded as JSONL lines (in the columns' order)."""
+        if self.format != "jsonl":
+            raise ValueError(f"{self.path}: not a JSONL table")
+        self._open()
+        self._handle.write(text)
+
+    def write_columns(self, columns: dict[str, list]) -> None:
+        """Append rows given as columns (every column, as lists of equal length)."""
+        if self.format != "parquet":
+            self.write(dict(zip(columns, values)) for values in zip(*columns.values()))
+            return
+        import pyarrow as pa
+
+        table = pa.Table.from_pydict({c: columns[c] for c in self.columns}, schema=self._schema())
+        if table.num_rows:
+            self._buffer.append(table)
+
+    def _open(self):
         if self._handle is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             new = not self.path.exists() or self.path.stat().st_size == 0
             self._handle = open(self.path, "a", encoding="utf-8", newline="")
             self._write_row = self._writer(self._handle, header=new)
-        for row in rows:
-            self._write_row(row)
+        return self._write_row
 
     def commit(self) -> None:
         if self.format == "parquet":
             if self._buffer:
+                import pyarrow as pa
+
                 parts = self._parts_dir()
                 parts.mkdir(parents=True, exist_ok=True)
                 number = len(list(parts.glob("*.parquet"))) + 1
-                _atomic_parquet(self._arrow(self._buffer), parts / f"{number:08d}.parquet")
+                _atomic_parquet(pa.concat_tables(self._buffer).combine_chunks(), parts / f"{number:08d}.parquet")
                 self._buffer = []
         elif self._handle is not None:
             self._handle.flush()
@@ -179,7 +204,7 @@ class Table:
     def _writer(self, handle, header: bool):
         if self.format == "jsonl":
             columns = list(self.columns)
-            encode = _JSON.encode
+            encode = JSON_ENCODER.encode
 
             def write(row: dict) -> None:  # a row already in the columns' order is written as it is
                 handle.write(encode(row if list(row) == columns else {c: row.get(c) for c in columns}) + "\n")

@@ -53,6 +53,9 @@ def test_unsupported_files_inside_a_folder_are_reported(tmp_path):
     ('{"id": "x"}', "needs a non-empty string 'text'"),
     ('{"text": ""}', "needs a non-empty string 'text'"),
     ('{"text": 5}', "needs a non-empty string 'text'"),
+    ('{"text": "a"} {"text": "b"}', "malformed JSONL line (Extra data)"),
+    ('{"text": "a"} \u00a0', "malformed JSONL line (Extra data)"),  # json.loads' blanks only, not str.isspace's
+    ('{"text": "Half of a pair \\ud800 alone."}', "not valid Unicode: a lone surrogate"),
 ])
 def test_malformed_jsonl_line_is_reported_with_its_line_number(tmp_path, line, reason):
     path = tmp_path / "batch.jsonl"
@@ -160,3 +163,23 @@ def test_oversized_jsonl_record_is_reported_the_rest_read(tmp_path):
     path.write_text(json.dumps({"text": "word " * 500}) + "\n" + json.dumps({"id": "ok", "text": GOOD}) + "\n")
     docs, problems = read([path], InputConfig(max_article_bytes=1000))
     assert [d.article_id for d in docs] == ["ok"] and problems == [f"{path}:1: text too large (limit 1,000 bytes)"]
+
+
+def test_a_folder_lists_as_pathlib_did_and_links_to_an_output_are_outputs(tmp_path):
+    """Folders are listed with os.walk (issue 19: pathlib's objects were a third of the scoring
+    process's time on many small articles), with rglob's files, order and ids: hidden files
+    skipped, hidden folders walked, linked folders not followed, linked files read, order by
+    path parts (a/b/x before a-b/y), any case of suffix."""
+    root = tmp_path / "in"
+    for name in ("a/b/x.txt", "a-b/y.TXT", "a/z.html", "a/.hidden.txt", ".hid/h.txt", "a/b.c.txt", "a/x.", "out.jsonl"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(GOOD)
+    (root / "linked").symlink_to(root / "a" / "b")
+    (root / "linked.html").symlink_to(root / "a" / "z.html")
+    (root / "output-link.jsonl").symlink_to(root / "out.jsonl")
+    problems = []
+    files = list(input_files([str(root)], problems.append, exclude=[root / "out.jsonl"]))
+    assert [(f.removeprefix(str(root)), base) for f, base in files] == [
+        ("/.hid/h.txt", ".hid/h"), ("/a/b/x.txt", "a/b/x"), ("/a/b.c.txt", "a/b.c"), ("/a/z.html", "a/z"),
+        ("/a-b/y.TXT", "a-b/y"), ("/linked.html", "linked")]
+    assert problems == [f"{root / 'a' / 'x.'}: unsupported format '(no suffix)' (expected .txt, .html, .htm or .jsonl)"]

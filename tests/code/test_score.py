@@ -10,7 +10,7 @@ import pytest
 from pipeline.batch_scoring import run_batch_scoring, summary_path_for
 from pipeline.config import SegmentConfig
 from pipeline.inputs import Document, InputConfig, read_documents
-from pipeline.score import (JOB_SENTENCES, LOOKAHEAD, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, Scorer,
+from pipeline.score import (JOB_SENTENCES, LOOKAHEAD, SENTENCE_COLUMNS, SUMMARY_COLUMNS, ScoreConfig, ScoredWindow, Scorer,
                             model_identity, pieces, score_documents)
 from pipeline.segmentation import Sentence
 from pipeline.tables import Table
@@ -96,7 +96,9 @@ def test_feed_workers_give_the_same_pieces_in_the_same_order():
         by_doc: dict = {}
         for piece in pieces(mixed_documents(), KEYWORDS, SegmentConfig(), [], workers):
             entry = by_doc.setdefault(piece.doc.article_id, [[], [], []])
-            entry[0].extend(piece.sentences)
+            b = piece.block
+            entry[0].extend(Sentence(*row) for row in zip(b.sentence_id, b.article_id, b.index, b.start, b.end, b.text,
+                                                          b.paragraph))
             entry[1].extend(piece.encoded)
             entry[2].append((piece.first, piece.last))
         return by_doc
@@ -115,16 +117,18 @@ def test_feed_workers_give_the_same_pieces_in_the_same_order():
 @pytest.mark.usefixtures("workers_find_this_module")
 @pytest.mark.parametrize("window", [7, JOB_SENTENCES, 4096])
 def test_feed_workers_and_predicting_ahead_give_the_same_windows(window):
-    def windows(workers, ahead=False):
+    def windows(workers, ahead=False, jsonl=False):
         config = ScoreConfig(window=window, workers=workers, ahead=ahead)
-        return [(w.rows, w.finished) for w in score_documents(config, mixed_documents(), KEYWORDS, SegmentConfig(), [])]
+        return [(w.rows, w.finished, w.jsonl()) for w in score_documents(config, mixed_documents(), KEYWORDS,
+                                                                          SegmentConfig(), [], jsonl=jsonl)]
 
     inline = windows(0)
     assert windows(2) == inline
     assert windows(0, ahead=True) == inline
     assert windows(2, ahead=True) == inline
-    assert all(len(rows) == window for rows, _ in inline[:-1])
-    assert sum(len(finished) for _, finished in inline) == len(mixed_documents())
+    assert windows(2, jsonl=True) == windows(0, jsonl=True) == inline  # JSONL heads made in the workers, or here
+    assert all(len(rows) == window for rows, _, _ in inline[:-1])
+    assert sum(len(finished) for _, finished, _ in inline) == len(mixed_documents())
 
 
 def test_predicting_ahead_runs_the_next_window_while_the_last_is_consumed():
@@ -156,7 +160,7 @@ def test_feed_workers_keep_pre_split_sentences_read_lazily_from_one_file(tmp_pat
 
     def texts(workers):
         documents = read_documents([str(path)], InputConfig(sentences=True), report=print)
-        return [s.text for piece in pieces(documents, KEYWORDS, SegmentConfig(), [], workers) for s in piece.sentences]
+        return [text for piece in pieces(documents, KEYWORDS, SegmentConfig(), [], workers) for text in piece.block.text]
 
     assert texts(2) == texts(0) == [line["text"] for line in lines]
 
@@ -323,18 +327,64 @@ def test_model_identity_is_what_the_backend_reads(tmp_path):
     assert model_identity(folder, "torch") != torch
 
 
-def test_sentence_rows_of_a_window_are_sentence_row_of_each():
-    """The window's rows built at once (issue 19) are the rows built one by one, and ties go to
-    the first label as with argmax."""
-    from pipeline.score import sentence_row, sentence_rows
+def reference_row(sentence, probs, article_sha1):
+    """A sentence row as `stance score` built it one by one before rows were made per window."""
+    label = ("accusation", "denial", "neutral")[int(np.argmax(probs))]
+    return {"article_id": sentence.article_id, "sentence_id": sentence.sentence_id, "index": sentence.index,
+            "paragraph": sentence.paragraph, "start": sentence.start, "end": sentence.end, "text": sentence.text,
+            "label": label, **{f"p_{lab}": round(float(p), 6) for lab, p in zip(("accusation", "denial", "neutral"), probs)},
+            "article_sha1": article_sha1}
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_windows_rows_jsonl_and_columns_are_the_rows_built_one_by_one(tmp_path, dtype):
+    """Rows, JSONL and columns are made per window from columns (issue 19): the same rows as
+    one by one, the same bytes as the table writer gives them, and ties go to the first label
+    as with argmax."""
+    from pipeline.score import ArticleSummary, Block, finish_window
     from pipeline.segmentation import segment_text
 
     sentences = [s for aid, text in ARTICLES.items() for s in segment_text(aid, text, [], 3)]
+    sentences.append(Sentence("q-0", "q", 0, None, None, 'She said "no" \u2014 twice, in caf\u00e9s.\tThen left.'))
     rng = np.random.default_rng(0)
-    probs = rng.dirichlet(np.ones(3), size=len(sentences)).astype(np.float32)
+    probs = rng.dirichlet(np.ones(3), size=len(sentences)).astype(dtype)
     probs[0] = [0.4, 0.4, 0.2]
-    sha1 = {aid: f"sha-{aid}" for aid in ARTICLES}
-    expected = [sentence_row(s, p, sha1[s.article_id]) for s, p in zip(sentences, probs)]
-    assert sentence_rows(sentences, probs, sha1) == expected
-    assert [list(r) for r in sentence_rows(sentences, probs, sha1)] == [list(r) for r in expected]
-    assert sentence_rows([], [], sha1) == []
+    sha1 = {aid: f"sha-{aid}" for aid in [*ARTICLES, "q"]}
+    block = Block.join([Block.of([s for s in sentences if s.article_id == aid], sha1[aid]) for aid in sha1])
+    summaries = {aid: ArticleSummary(aid, f"{aid}.txt") for aid in sha1}
+    window = finish_window(block, probs, summaries, [])
+    expected = [reference_row(s, p, sha1[s.article_id]) for s, p in zip(sentences, probs)]
+    assert window.rows == expected and [list(r) for r in window.rows] == [list(r) for r in expected]
+    assert window.rows[0]["label"] == "accusation"
+    table = Table(tmp_path / "rows.jsonl", SENTENCE_COLUMNS)
+    table.write(expected)
+    table.close()
+    assert window.jsonl() == (tmp_path / "rows.jsonl").read_text(encoding="utf-8")
+    assert window.jsonl() == ScoredWindow(block.with_heads(), window.labels, window.probs, []).jsonl()
+    assert list(window.columns()) == list(SENTENCE_COLUMNS)
+    assert [dict(zip(window.columns(), values)) for values in zip(*window.columns().values())] == expected
+    empty = finish_window(Block.join([]), np.zeros((0, 3), dtype), {}, [])
+    assert empty.rows == [] and empty.jsonl() == ""
+
+
+def test_round6_of_float32_is_pythons_round():
+    from pipeline.score import round6
+
+    rng = np.random.default_rng(1)
+    probs = np.concatenate([rng.random(300_000), rng.random(100_000) * 1e-4,
+                            np.arange(0, 200_000) / 2e5 + 5e-7]).astype(np.float32).reshape(-1, 3)
+    fast = round6(probs)
+    assert fast == [[round(p, 6) for p in ps] for ps in probs.tolist()]
+    assert [repr(p) for ps in fast[:1000] for p in ps] == [repr(round(p, 6)) for ps in probs[:1000].tolist() for p in ps]
+
+
+def test_tokens_travel_from_the_workers_packed_and_come_back_the_same():
+    from pipeline.score import _pack, _unpack
+
+    single = [[([101, 7, 102], None), ([101, 102], None)], [], [([101, 9, 9, 9, 102], None)]]
+    pairs = [[([101, 7, 102, 5, 102], [0, 0, 0, 1, 1])], [([101, 102, 102], [0, 0, 1]), ([101, 102], [0, 0])]]
+    for encoded in (single, pairs):
+        packed = _pack(encoded)
+        assert not isinstance(packed, list) and _unpack(packed) == encoded
+    for other in ([[("text", None)]], [[([1], None), ([2], [0])]], [[]], []):  # not Tokens, or mixed: as they are
+        assert _unpack(_pack(other)) == other and isinstance(_pack(other), list)

@@ -69,3 +69,27 @@ def test_parquet_parts_left_by_a_killed_run_are_resumed(tmp_path):
 def test_unknown_suffix_is_refused():
     with pytest.raises(ValueError, match="unsupported output format"):
         table_format("out.xlsx")
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_rows_written_as_columns_or_jsonl_text_read_back_as_written_whole(tmp_path, suffix):
+    """`stance score` writes a window as columns (Parquet) or as JSONL text it joined itself:
+    the same rows, and for JSONL the same bytes, as writing the rows."""
+    whole, other = Table(tmp_path / f"whole{suffix}", COLUMNS), Table(tmp_path / f"other{suffix}", COLUMNS)
+    whole.write(rows("a", 3))
+    whole.close()
+    batch = rows("a", 3)
+    if suffix == ".jsonl":
+        other.write_jsonl((tmp_path / "whole.jsonl").read_text(encoding="utf-8"))
+    else:
+        other.write_columns({c: [r[c] for r in batch[:2]] for c in COLUMNS})
+        other.commit()
+        other.write_columns({c: [r[c] for r in batch[2:]] for c in COLUMNS})
+        other.write_columns({c: [] for c in COLUMNS})
+    other.close()
+    assert list(Table(other.path, COLUMNS).rows()) == batch
+    if suffix != ".parquet":
+        assert other.path.read_bytes() == whole.path.read_bytes()
+    else:
+        with pytest.raises(ValueError, match="not a JSONL table"):
+            Table(tmp_path / "x.parquet", COLUMNS).write_jsonl("{}\n")
