@@ -8,6 +8,7 @@ i.e. how fast it could feed a GPU.
     python bench/feed_bench.py --profile            # cProfile of each run, top functions
     python bench/feed_bench.py --no-shortcut        # every text through `tokenizers` (no word cache)
     python bench/feed_bench.py --workers 1 --gpu --model-rate 40000   # the GPU set-up, below
+    python bench/feed_bench.py --workers 1 --gpu --steps    # + the scoring process's main thread, step by step
 
 What runs is the real scoring code from `pipeline.batch_scoring.run_scoring` down: reading the
 inputs (pipeline/inputs.py), segmentation (pipeline/segmentation.py), the streaming windows
@@ -41,6 +42,15 @@ GIL released, as a synchronous GPU call does. Besides the rates, it reports the 
 sentence of the scoring process (`main us/sentence`: what bounds one GPU's feed whatever the
 cores, 1e6 / it sentences/s) and of the workers together (`workers us/sentence`: the cores they
 need at a given rate), which is what predicts a GPU machine's figure (docs/benchmarks.md).
+
+`--steps`: the scoring process's main thread timed (`time.thread_time`) around each step it
+takes: reading the inputs (`read_documents`, listing included), the rest of the feed
+(`pieces` less the reading), labels and summaries (`finish_window`), writing the window
+(`write_window`); its other threads (the model's, the pool's pickling) are the rest of `main
+us/sentence`. And, apart, listing the article folder (`input_files`, us per file) and reading
+the pre-split file (`read_documents`, us per sentence), the median of eight rounds; with
+`--reading-vs CHECKOUT`, that checkout's pipeline/inputs.py taking turns with this one's in the
+same process, and the median of the rounds' ratios. A step the code does not have is left out.
 """
 
 from __future__ import annotations
@@ -52,6 +62,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import argparse  # noqa: E402
 import collections  # noqa: E402
+import contextlib  # noqa: E402
 import hashlib  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
@@ -158,8 +169,98 @@ def md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest() if path.exists() else ""
 
 
+@contextlib.contextmanager
+def main_thread_steps():
+    """{step: seconds of this thread} for the steps of `run_scoring` (see --steps)."""
+    import pipeline.batch_scoring as batch_scoring
+    import pipeline.score as score
+
+    spent: dict[str, float] = collections.defaultdict(float)
+
+    def generator(name, fn):
+        def timed(*args, **kwargs):
+            items = fn(*args, **kwargs)
+            while True:
+                started = time.thread_time()
+                try:
+                    item = next(items)
+                except StopIteration:
+                    return
+                finally:
+                    spent[name] += time.thread_time() - started
+                yield item
+        return timed
+
+    def function(name, fn):
+        def timed(*args, **kwargs):
+            started = time.thread_time()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.thread_time() - started
+        return timed
+
+    patches = [(batch_scoring, "read_documents", generator), (score, "pieces", generator),
+               (score, "finish_window", function), (batch_scoring, "write_window", function)]
+    saved = [(module, attr, getattr(module, attr)) for module, attr, _ in patches if hasattr(module, attr)]
+    for module, attr, wrap in patches:
+        if hasattr(module, attr):
+            setattr(module, attr, wrap(attr, getattr(module, attr)))
+    try:
+        yield spent
+    finally:
+        for module, attr, original in saved:
+            setattr(module, attr, original)
+
+
+def steps_per_sentence(spent: dict[str, float], sentences: int) -> dict[str, float]:
+    out = {"read_documents": spent.get("read_documents", 0.0),
+           "rest of the feed": spent.get("pieces", 0.0) - spent.get("read_documents", 0.0)}
+    out.update({k: spent[k] for k in ("finish_window", "write_window") if k in spent})
+    return {k: round(v / sentences * 1e6, 1) for k, v in out.items()}
+
+
+def reading(articles: Path, sentences: Path, other: Path | None = None, rounds: int = 8) -> dict:
+    """Listing the article folder (us per file) and reading the pre-split file (us per
+    sentence): the median of `rounds`. With `other` (a checkout), its pipeline/inputs.py is
+    timed too, in this process, taking turns with this one's, and each round's ratio kept:
+    pairing keeps the comparison fair when the host's speed drifts."""
+    import importlib.util
+    import statistics
+
+    from pipeline import inputs
+
+    versions = {"this": inputs}
+    if other is not None:
+        spec = importlib.util.spec_from_file_location("other_inputs", other / "pipeline" / "inputs.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules["other_inputs"] = module  # (dataclasses look their module up)
+        spec.loader.exec_module(module)
+        versions["other"] = module
+    exclude = [articles.parent / "out" / "x.jsonl"]
+    listing: dict = collections.defaultdict(list)
+    read: dict = collections.defaultdict(list)
+    for i in range(rounds):
+        for name in (list(versions) if i % 2 == 0 else list(reversed(versions))):
+            module = versions[name]
+            started = time.perf_counter()
+            files = sum(1 for _ in module.input_files([str(articles)], print, exclude))
+            listing[name].append((time.perf_counter() - started) / files * 1e6)
+            started = time.perf_counter()
+            n = sum(len(doc.sentences) for doc in module.read_documents(
+                [str(sentences)], module.InputConfig(sentences=True), print))
+            read[name].append((time.perf_counter() - started) / n * 1e6)
+    out = {name: {"listing_us_per_file": round(statistics.median(listing[name]), 1),
+                  "read_presplit_us_per_sentence": round(statistics.median(read[name]), 2)} for name in versions}
+    if other is not None:
+        out["other_over_this_median_ratio"] = {
+            "listing": round(statistics.median(o / t for o, t in zip(listing["other"], listing["this"])), 2),
+            "read_presplit": round(statistics.median(o / t for o, t in zip(read["other"], read["this"])), 2)}
+    return {"files": files, "presplit_sentences": n, "rounds": rounds, **out}
+
+
 def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size: int, profile: bool,
-        shortcut: bool = True, workers: int = 0, gpu: bool = False, rate: float = 0.0) -> dict:
+        shortcut: bool = True, workers: int = 0, gpu: bool = False, rate: float = 0.0, steps: bool = False) -> dict:
     import resource
 
     # afresh: the word cache starts empty every run
@@ -178,9 +279,10 @@ def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size
         profiler = cProfile.Profile()
         profiler.enable()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started, cpu = time.perf_counter(), time.process_time()
-    line, skipped = run_scoring(request, classifier, params.segment, boilerplate, True, warnings.append)
-    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    with main_thread_steps() if steps else contextlib.nullcontext({}) as spent:
+        started, cpu = time.perf_counter(), time.process_time()
+        line, skipped = run_scoring(request, classifier, params.segment, boilerplate, True, warnings.append)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the workers, reaped when the run ends
     workers_cpu = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
     if profiler:
@@ -193,7 +295,8 @@ def run(name: str, inputs: list[str], sentences: bool, out_dir: Path, batch_size
             "cpu_seconds": round(cpu, 3), "sentences_per_cpu_s": round(scored / cpu),
             "main_us_per_sentence": round(cpu / scored * 1e6, 1),
             "workers_us_per_sentence": round(workers_cpu / scored * 1e6, 1),
-            "skipped": skipped, "md5_sentences": md5(output), "md5_summaries": md5(summary)}
+            "skipped": skipped, "md5_sentences": md5(output), "md5_summaries": md5(summary),
+            **({"main_thread_us_per_sentence": steps_per_sentence(spent, scored)} if steps else {})}
 
 
 def use_pysbd() -> None:
@@ -218,6 +321,10 @@ def main() -> None:
     parser.add_argument("--gpu", action="store_true", help="the stand-in says it is on a GPU (stance score predicts ahead)")
     parser.add_argument("--model-rate", type=float, default=0.0,
                         help="sentences/s of the stand-in model (each batch sleeps); 0 = instant")
+    parser.add_argument("--steps", action="store_true",
+                        help="time the scoring process's main thread step by step, and listing and reading apart")
+    parser.add_argument("--reading-vs", type=Path,
+                        help="with --steps: time another checkout's pipeline/inputs.py too, taking turns")
     parser.add_argument("--out", type=Path, default=RESULTS / "feed.json")
     args = parser.parse_args()
 
@@ -246,10 +353,12 @@ def main() -> None:
             if args.only and name != args.only:
                 continue
             runs = [run(name, inputs, sentences, out_dir, args.batch_size, args.profile, not args.no_shortcut,
-                        args.workers, args.gpu, args.model_rate) for _ in range(args.repeats)]
+                        args.workers, args.gpu, args.model_rate, args.steps) for _ in range(args.repeats)]
             best = max(runs, key=lambda r: r["sentences_per_s"])
             best["all_runs_per_s"] = [r["sentences_per_s"] for r in runs]
             results["runs"][name] = best
+        if args.steps:
+            results["reading"] = reading(scratch / "articles", jsonl, args.reading_vs)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -265,6 +374,9 @@ def main() -> None:
               f"({', '.join(map(str, r['all_runs_per_s']))}) | {r['sentences_per_cpu_s']:,} | "
               f"{r['main_us_per_sentence']} | {r['workers_us_per_sentence']} | "
               f"{r['md5_sentences'][:8]} / {r['md5_summaries'][:8]} |")
+    if args.steps:
+        print("main thread, us/sentence:", {name: r["main_thread_us_per_sentence"] for name, r in results["runs"].items()})
+        print("listing and reading apart:", results["reading"])
     print(f"-> {args.out}")
 
 

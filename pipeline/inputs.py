@@ -103,8 +103,8 @@ def _unsupported(path: str) -> str:
 
 def _listings(specs: Iterable[str], report: Report) -> Iterator[list[tuple[str, str]]]:
     """Each spec's files, listed at once. Strings and os.walk rather than pathlib, whose
-    objects made listing a folder of articles a third of the scoring process's time on a GPU
-    (docs/benchmarks.md); the same files, order and names as Path.rglob gave."""
+    objects cost several times as much per file, and the scoring process lists every article
+    it feeds a GPU (docs/benchmarks.md); the same files, order and names as Path.rglob gave."""
     for spec in specs:
         if spec == "-":
             yield [("-", "stdin")]

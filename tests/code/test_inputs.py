@@ -166,8 +166,8 @@ def test_oversized_jsonl_record_is_reported_the_rest_read(tmp_path):
 
 
 def test_a_folder_lists_as_pathlib_did_and_links_to_an_output_are_outputs(tmp_path):
-    """Folders are listed with os.walk (issue 19: pathlib's objects were a third of the scoring
-    process's time on many small articles), with rglob's files, order and ids: hidden files
+    """Folders are listed with os.walk (issue 19: pathlib's objects cost the scoring process
+    several times as much per file), with rglob's files, order and ids: hidden files
     skipped, hidden folders walked, linked folders not followed, linked files read, order by
     path parts (a/b/x before a-b/y), any case of suffix."""
     root = tmp_path / "in"
