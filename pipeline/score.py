@@ -185,13 +185,8 @@ class ScoredWindow:
     @functools.cached_property
     def rows(self) -> list[dict]:
         """Sentence rows (SENTENCE_COLUMNS)."""
-        keys = [f"p_{lab}" for lab in LABELS]
-        b = self.block
-        return [{"article_id": a, "sentence_id": s, "index": i, "paragraph": p, "start": st, "end": e, "text": t,
-                 "label": label, **dict(zip(keys, ps)), "article_sha1": sha}
-                for a, s, i, p, st, e, t, label, ps, sha in zip(b.article_id, b.sentence_id, b.index, b.paragraph,
-                                                                 b.start, b.end, b.text, self.labels, self.probs,
-                                                                 b.article_sha1)]
+        columns = self.columns()
+        return [dict(zip(columns, values)) for values in zip(*columns.values())]
 
     def jsonl(self) -> str:
         """The rows as JSONL lines: the bytes the table writer gives `rows`."""
